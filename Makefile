@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both set up .venv first (idempotent).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+OUTDIR ?= demo-output
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch pinned to the CPU build; torchrec without its deps (they would pull the CUDA fbgemm).
+	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q --no-deps torchrec==1.8.0
+	$(PY) -c "import torchrec, recsys_hash; print('recsys_hash environment ready')"
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/recsys-hash demo --out $(OUTDIR)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(OUTDIR) .pytest_cache build *.egg-info

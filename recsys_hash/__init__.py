@@ -1,0 +1,5 @@
+"""recsys_hash: how IDs and behaviour sequences become embedding rows, as TorchRec plug-ins.
+
+Layers (lower never import upper): data -> graph -> ids -> integrations (TorchRec) -> models -> eval -> audit -> cli.
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,30 @@
+"""Error types raised at the library's boundaries. Messages name what was wrong and where."""
+from __future__ import annotations
+
+
+class RecsysHashError(Exception):
+    """Base class for every error this library raises on purpose."""
+
+
+class DataFormatError(RecsysHashError, ValueError):
+    """A data file is malformed: the message names the file, the line and what was expected."""
+
+
+class DatasetNotFoundError(RecsysHashError, FileNotFoundError):
+    """A dataset folder or file is missing: the message names the dataset, the path and RECSYS_HASH_DATA."""
+
+
+class ChecksumError(RecsysHashError, ValueError):
+    """A file's sha256 differs from the registry: the message names the file, expected and actual."""
+
+
+class InvalidIdError(RecsysHashError, ValueError):
+    """IDs handed to a remapper are out of the accepted domain (negative, too large, NaN, wrong dtype)."""
+
+
+class NotFittedError(RecsysHashError, RuntimeError):
+    """A remapper was used before `fit`."""
+
+
+class ArtifactError(RecsysHashError, ValueError):
+    """A saved artifact is corrupted, truncated, of another kind or of an unsupported version."""
