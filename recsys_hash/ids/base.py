@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Optional
 
 import numpy as np
 
-from recsys_hash.artifacts import load_artifact, save_artifact
+from recsys_hash.artifacts import decode_strings, encode_strings, load_artifact, save_artifact
 from recsys_hash.errors import ArtifactError, InvalidIdError, NotFittedError
 from recsys_hash.ids.validate import as_keys, key_kind
 
@@ -46,6 +46,8 @@ class IdRemapper(abc.ABC):
         self.input_hash_size = input_hash_size
         self.key_kind_: Optional[str] = None
         self.num_rows_: Optional[int] = None
+        self.fit_keys_: Optional[np.ndarray] = None
+        self.fit_counts_: Optional[np.ndarray] = None
 
     # ------------------------------------------------------------------ public API
     @property
@@ -78,6 +80,8 @@ class IdRemapper(abc.ABC):
         if keys.size == 0:
             raise InvalidIdError(f"{self.name}.fit: got no IDs to fit on")
         self.key_kind_ = key_kind(keys)
+        # Remember what was seen (distinct keys and their counts): `stats()` and audits read it.
+        self.fit_keys_, self.fit_counts_ = np.unique(keys, return_counts=True)
         self._fit(keys, interactions=interactions, side=side)
         if self.num_rows_ is None or self.num_rows_ < 1:
             raise RuntimeError(f"{self.name}._fit did not set num_rows_")  # programming error
@@ -104,12 +108,16 @@ class IdRemapper(abc.ABC):
     def fit_transform(self, ids: Any = None, **kwargs: Any) -> Any:
         return self.fit(ids, **kwargs).transform(ids if ids is not None else _side_column(kwargs))
 
-    def stats(self, ids: Any) -> dict[str, float]:
-        """Collision statistics of this mapping over an ID column (repeats = frequency)."""
+    def stats(self, ids: Any = None) -> dict[str, float]:
+        """Collision statistics over an ID column (repeats = frequency); default: the IDs seen in fit."""
         from recsys_hash.ids.stats import collision_stats
 
-        keys = as_keys(ids, f"{self.name}.stats", self.input_hash_size)
-        uniq, counts = np.unique(keys, return_counts=True)
+        self._check_fitted("stats")
+        if ids is None:
+            uniq, counts = self.fit_keys_, self.fit_counts_
+        else:
+            keys = as_keys(ids, f"{self.name}.stats", self.input_hash_size)
+            uniq, counts = np.unique(keys, return_counts=True)
         return collision_stats(self.transform(uniq), counts, self.table_rows)
 
     def get_params(self) -> dict[str, Any]:
@@ -127,7 +135,13 @@ class IdRemapper(abc.ABC):
             "rows_per_id": self.rows_per_id,
             "extra": self._get_meta(),
         }
-        return save_artifact(path, ARTIFACT_KIND, self._get_state(), meta)
+        arrays = dict(self._get_state())
+        if self.key_kind_ == "str":
+            arrays["_fit_keys_utf8"], arrays["_fit_keys_offsets"] = encode_strings(self.fit_keys_)
+        else:
+            arrays["_fit_keys"] = np.asarray(self.fit_keys_, dtype=np.int64)
+        arrays["_fit_counts"] = np.asarray(self.fit_counts_, dtype=np.int64)
+        return save_artifact(path, ARTIFACT_KIND, arrays, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> "IdRemapper":
@@ -143,6 +157,11 @@ class IdRemapper(abc.ABC):
             obj = klass(**meta["params"])
             obj.key_kind_ = meta["key_kind"]
             obj.num_rows_ = int(meta["num_rows"])
+            if obj.key_kind_ == "str":
+                obj.fit_keys_ = decode_strings(arrays.pop("_fit_keys_utf8"), arrays.pop("_fit_keys_offsets"))
+            else:
+                obj.fit_keys_ = arrays.pop("_fit_keys")
+            obj.fit_counts_ = arrays.pop("_fit_counts")
             obj._set_state(arrays, meta.get("extra", {}))
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"artifact {path} has inconsistent contents for strategy {name!r}: {exc}") from exc

@@ -1,0 +1,34 @@
+"""`recsys-hash` command line: a typer app that only wires the command modules in `recsys_hash.commands`."""
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="recsys-hash",
+    help="Compressed embedding tables for TorchRec: remappers, GraphHash, recall evaluation, compression audits.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module exposes `register(app)`; the list is the CLI's table of contents.
+COMMAND_MODULES = ("datasets", "recall", "audit", "demo")
+
+for _name in COMMAND_MODULES:
+    try:
+        _mod = importlib.import_module(f"recsys_hash.commands.{_name}")
+    except ModuleNotFoundError as exc:  # pragma: no cover - only while a command is being written
+        if exc.name != f"recsys_hash.commands.{_name}":
+            raise
+        continue
+    _mod.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

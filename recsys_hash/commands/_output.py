@@ -1,0 +1,32 @@
+"""Output convention for every command that reports figures: with --json the last stdout line is one JSON object."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Callable, Optional
+
+from rich.console import Console
+
+#: Progress, tables and messages go to stderr so that stdout stays machine-readable.
+console = Console(stderr=True)
+
+
+def _default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if hasattr(o, "__fspath__"):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def emit(result: dict[str, Any], as_json: bool, render: Optional[Callable[[Console], None]] = None) -> None:
+    """Render a human view (rich, stderr) and, with --json, print `result` as the last stdout line."""
+    if render is not None:
+        render(console)
+    if as_json:
+        sys.stdout.write(json.dumps(result, default=_default, sort_keys=True) + "\n")
+        sys.stdout.flush()
