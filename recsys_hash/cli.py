@@ -14,7 +14,7 @@ app = typer.Typer(
 )
 
 # Each module exposes `register(app)`; the list is the CLI's table of contents.
-COMMAND_MODULES = ("datasets", "recall", "audit", "demo")
+COMMAND_MODULES = ("datasets", "recall", "audit")
 
 for _name in COMMAND_MODULES:
     try:

@@ -30,3 +30,16 @@ def emit(result: dict[str, Any], as_json: bool, render: Optional[Callable[[Conso
     if as_json:
         sys.stdout.write(json.dumps(result, default=_default, sort_keys=True) + "\n")
         sys.stdout.flush()
+
+
+def guard(fn: Callable[[], Any]) -> Any:
+    """Run a command body; the library's boundary errors become a one-line message and exit code 2 (no traceback)."""
+    import typer
+
+    from recsys_hash.errors import RecsysHashError
+
+    try:
+        return fn()
+    except (RecsysHashError, ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None

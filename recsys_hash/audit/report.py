@@ -1,0 +1,149 @@
+"""Audit outputs: a rich terminal table, a Markdown report, JSON, and a quality-vs-memory PNG with the Pareto front."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsys_hash.audit.runner import AuditResult
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of points (bytes, quality) not dominated by another (<= bytes and >= quality, one strictly)."""
+    front = []
+    for i, (b, q) in enumerate(points):
+        dominated = any(
+            (b2 <= b and q2 >= q) and (b2 < b or q2 > q) for j, (b2, q2) in enumerate(points) if j != i
+        )
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: points[i][0])
+
+
+def _mb(nbytes: float) -> str:
+    return f"{nbytes / 2**20:.2f}"
+
+
+def _columns(result: AuditResult) -> list[tuple[str, str, Any]]:
+    m = result.primary_metric
+    cols: list[tuple[str, str, Any]] = [
+        ("strategy", "strategy", str),
+        ("budget", "budget", lambda v: f"{v:g}"),
+        ("rows_user", "user rows", str),
+        ("rows_item", "item rows", str),
+        ("param_bytes", "params MiB", _mb),
+        ("compression_ratio", "compression", lambda v: f"{v:.2f}x"),
+        ("user_ids_per_row_mean", "user ids/row (mean)", lambda v: f"{v:.2f}"),
+        ("user_ids_per_row_max", "user ids/row (max)", str),
+        ("item_ids_per_row_mean", "item ids/row (mean)", lambda v: f"{v:.2f}"),
+        ("item_ids_per_row_max", "item ids/row (max)", str),
+        ("item_weighted_collision_rate", "interactions on shared item rows", lambda v: f"{100 * v:.1f}%"),
+        ("item_popularity_weighted_collision_rate", "item pop.-weighted collision", lambda v: f"{v:.3f}"),
+    ]
+    metrics = [m] + [k for k in result.rows[0] if k.startswith(("recall@", "ndcg@", "auc", "logloss"))
+                     and not k.endswith("_std") and k != m] if result.rows else [m]
+    for k in metrics:
+        cols.append((k, k, lambda v: f"{v:.4f}"))
+    cols += [("fit_s", "fit s", lambda v: f"{v:.2f}"), ("train_s", "train s", lambda v: f"{v:.1f}")]
+    return cols
+
+
+def _cell(row: dict[str, Any], key: str, fmt: Any) -> str:
+    if key not in row or row[key] is None:
+        return "-"
+    text = fmt(row[key])
+    if f"{key}_std" in row and len(row.get("seeds", [])) > 1:
+        text += f" ± {row[f'{key}_std']:.4f}"
+    return text
+
+
+def render_table(result: AuditResult, console: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Compression audit: {result.dataset} ({result.task})", show_lines=False)
+    cols = _columns(result)
+    for _, title, _ in cols:
+        table.add_column(title, justify="left" if title == "strategy" else "right")
+    for row in result.rows:
+        table.add_row(*[_cell(row, k, f) for k, _, f in cols])
+    console.print(table)
+    if result.floor:
+        console.print(f"floor ({result.floor.get('name', 'baseline')}): "
+                      + ", ".join(f"{k}={v:.4f}" for k, v in result.floor.items() if isinstance(v, float)))
+
+
+def to_markdown(result: AuditResult, plot_name: str | None = None) -> str:
+    cols = _columns(result)
+    lines = [f"# Compression audit: {result.dataset}", "",
+             f"Task: {result.task}; quality metric: {result.primary_metric}; "
+             f"dim {result.config['dim']}, dtype {result.config['dtype']}, seeds {result.config['seeds']}.", "",
+             "Budgets are fractions of each side's full vocabulary; `full` is the uncompressed reference. "
+             "Parameter bytes count the embedding tables only; `mapping bytes` (what the ID->row map keeps at "
+             "serving time) are in the JSON.", ""]
+    lines.append("| " + " | ".join(t for _, t, _ in cols) + " |")
+    lines.append("|" + "|".join("---" for _ in cols) + "|")
+    for row in result.rows:
+        lines.append("| " + " | ".join(_cell(row, k, f) for k, _, f in cols) + " |")
+    if result.floor:
+        lines += ["", f"Floor — {result.floor.get('name', 'baseline')}: "
+                  + ", ".join(f"{k} = {v:.4f}" for k, v in result.floor.items() if isinstance(v, float))]
+    front = pareto_front([(r["param_bytes"], r[result.primary_metric]) for r in result.rows])
+    lines += ["", "Pareto front (smallest tables for their quality): "
+              + ", ".join(f"{result.rows[i]['strategy']}@{result.rows[i]['budget']:g}" for i in front)]
+    if plot_name:
+        lines += ["", f"![quality vs memory]({plot_name})"]
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: AuditResult, path: str | os.PathLike) -> Path:
+    """PNG of quality vs parameter bytes: one line per strategy over budgets, Pareto front marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = result.primary_metric
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    strategies = list(dict.fromkeys(r["strategy"] for r in result.rows))
+    for s in strategies:
+        pts = sorted((r["param_bytes"] / 2**20, r[m]) for r in result.rows if r["strategy"] == s)
+        xs, ys = zip(*pts)
+        ax.plot(xs, ys, marker="o", label=s)
+    pts = [(r["param_bytes"] / 2**20, r[m]) for r in result.rows]
+    front = pareto_front(pts)
+    fx, fy = zip(*[pts[i] for i in front])
+    ax.plot(fx, fy, linestyle="--", color="black", linewidth=1, zorder=0)
+    ax.scatter(fx, fy, s=160, facecolors="none", edgecolors="black", linewidths=1.5, label="Pareto front", zorder=3)
+    if result.floor and m in result.floor:
+        ax.axhline(result.floor[m], color="grey", linestyle=":", label=result.floor.get("name", "floor"))
+    ax.set_xscale("log")
+    ax.set_xlabel("embedding parameters (MiB, log scale)")
+    ax.set_ylabel(m)
+    ax.set_title(f"{result.dataset}: {m} vs memory")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path
+
+
+def write_report(result: AuditResult, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write report.md, audit.json and quality_vs_memory.png into `out_dir`; returns their paths."""
+    out = Path(out_dir)
+    png = plot(result, out / "quality_vs_memory.png")
+    md = out / "report.md"
+    md.write_text(to_markdown(result, png.name))
+    js = out / "audit.json"
+    js.write_text(json.dumps(result.to_dict(), indent=2, default=_np_default))
+    return {"markdown": md, "json": js, "plot": png}
+
+
+def _np_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(type(o).__name__)

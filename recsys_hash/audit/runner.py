@@ -1,0 +1,143 @@
+"""Run a compression audit: fit every strategy at every budget, measure memory, collisions and quality.
+
+Adding a task type (CTR, sequences) is adding one evaluator in `evaluators.py`; the runner does not change.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from recsys_hash.audit.memory import dtype_bytes, mapping_bytes, table_bytes
+from recsys_hash.ids.budget import rows_for_budget
+from recsys_hash.ids.registry import get_strategy
+from recsys_hash.ids.stats import collision_stats
+
+DEFAULT_STRATEGIES = ("modulo", "universal", "xxhash", "double", "frequency", "double_frequency", "qr", "graphhash",
+                      "double_graphhash")
+DEFAULT_BUDGETS = (0.25, 0.10)
+REFERENCE = "full"
+
+
+@dataclass
+class AuditConfig:
+    """What to audit: strategies x budgets (fractions of each side's vocabulary), table dim/dtype, seeds."""
+
+    strategies: Sequence[str] = DEFAULT_STRATEGIES
+    budgets: Sequence[float] = DEFAULT_BUDGETS
+    dim: int = 64
+    dtype: str = "float32"
+    seeds: Sequence[int] = (0,)
+    include_full: bool = True
+
+    def validate(self) -> None:
+        """Raise ValueError before any work starts: unknown strategies, budgets outside (0, 1], bad dim/dtype."""
+        if not self.strategies:
+            raise ValueError("audit: give at least one strategy")
+        for name in self.strategies:
+            get_strategy(name)  # raises "unknown strategy ...; known strategies: ..."
+        if not self.budgets:
+            raise ValueError("audit: give at least one budget")
+        for b in self.budgets:
+            if isinstance(b, bool) or not isinstance(b, (int, float)) or not (0.0 < float(b) <= 1.0):
+                raise ValueError(f"audit: budget {b!r} is outside (0, 1] (budgets are fractions of the full table)")
+        if self.dim < 1:
+            raise ValueError(f"audit: dim must be >= 1, got {self.dim}")
+        dtype_bytes(self.dtype)
+        if not self.seeds:
+            raise ValueError("audit: give at least one seed")
+
+
+@dataclass
+class AuditResult:
+    """One row per (strategy, budget): aggregated over seeds (mean, and *_std for quality)."""
+
+    dataset: str
+    task: str
+    primary_metric: str
+    config: dict[str, Any]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    floor: Optional[dict[str, Any]] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_writable(out_dir: str | os.PathLike) -> Path:
+    """Create `out_dir` if needed and prove it is writable, before any training starts."""
+    path = Path(out_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"audit: output folder {path} is not writable: {exc.strerror or exc}") from exc
+    return path
+
+
+def run_audit(evaluator: Any, config: AuditConfig, progress: Optional[Callable[[str], None]] = None) -> AuditResult:
+    """Fit, measure and evaluate every (strategy, budget); `evaluator` supplies data, sides and quality."""
+    config.validate()
+    say = progress or (lambda _msg: None)
+    vocab = evaluator.vocab()  # {"user": n_users, "item": n_items}
+    full_bytes = sum(table_bytes(n, config.dim, config.dtype) for n in vocab.values())
+    plan: list[tuple[str, float]] = []
+    if config.include_full:
+        plan.append((REFERENCE, 1.0))
+    plan += [(s, float(b)) for s in config.strategies if s != REFERENCE for b in config.budgets]
+    result = AuditResult(
+        dataset=evaluator.name, task=evaluator.task, primary_metric=evaluator.primary,
+        config={**asdict(config), "strategies": list(config.strategies), "budgets": list(config.budgets),
+                "seeds": list(config.seeds)},
+    )
+    result.floor = evaluator.floor()
+    for i, (strategy, budget) in enumerate(plan, 1):
+        say(f"[{i}/{len(plan)}] {strategy} @ {budget:g}")
+        per_seed = [_audit_one(evaluator, config, strategy, budget, seed, vocab, full_bytes) for seed in config.seeds]
+        result.rows.append(_aggregate(per_seed, evaluator.metrics))
+    return result
+
+
+def _audit_one(evaluator: Any, config: AuditConfig, strategy: str, budget: float, seed: int,
+               vocab: dict[str, int], full_bytes: int) -> dict[str, Any]:
+    klass = get_strategy(strategy)
+    rows = {side: (n if strategy == REFERENCE else rows_for_budget(budget, n, f"{strategy} {side} budget"))
+            for side, n in vocab.items()}
+    t0 = time.perf_counter()
+    tables = klass.fit_sides(evaluator.fit_data(), rows=rows, seed=seed)
+    fit_s = time.perf_counter() - t0
+    row: dict[str, Any] = {"strategy": strategy, "budget": budget, "seed": seed, "fit_s": fit_s}
+    param_bytes = 0
+    map_bytes = 0
+    for side, remapper in tables.items():
+        row[f"rows_{side}"] = remapper.table_rows
+        param_bytes += table_bytes(remapper.table_rows, config.dim, config.dtype)
+        map_bytes += mapping_bytes(remapper)
+        ids, counts = evaluator.side_counts(side)
+        for key, value in collision_stats(remapper.transform(ids), counts, remapper.table_rows).items():
+            row[f"{side}_{key}"] = value
+    row.update(
+        param_bytes=param_bytes, mapping_bytes=map_bytes, full_bytes=full_bytes,
+        compression_ratio=full_bytes / param_bytes, reduction=1.0 - param_bytes / full_bytes,
+    )
+    row.update(evaluator.evaluate(tables, dim=config.dim, seed=seed))
+    return row
+
+
+def _aggregate(per_seed: list[dict[str, Any]], metrics: Sequence[str]) -> dict[str, Any]:
+    """Mean over seeds for numbers; quality metrics also get `<metric>_std`."""
+    out = dict(per_seed[0])
+    out.pop("seed", None)
+    out["seeds"] = [r["seed"] for r in per_seed]
+    for key, value in per_seed[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in ("budget", "seed"):
+            vals = np.array([r[key] for r in per_seed], dtype=np.float64)
+            out[key] = float(vals.mean()) if isinstance(value, float) else type(value)(round(vals.mean()))
+            if key in metrics:
+                out[f"{key}_std"] = float(vals.std(ddof=0))
+    return out

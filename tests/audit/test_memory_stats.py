@@ -1,0 +1,63 @@
+"""Exact byte accounting and collision statistics on hand-built mappings."""
+import numpy as np
+import pytest
+
+from recsys_hash.audit.memory import table_bytes
+from recsys_hash.ids.budget import rows_for_budget
+from recsys_hash.ids.stats import collision_stats
+
+
+@pytest.mark.parametrize(
+    "rows,dim,dtype,expected",
+    [(1000, 64, "float32", 256_000), (1000, 64, "fp16", 128_000), (10, 3, "int8", 30), (7, 3, "int4", 14),
+     (0, 8, "float32", 0), (29_858, 64, "float32", 7_643_648)],
+)
+def test_table_bytes_exact(rows, dim, dtype, expected):
+    assert table_bytes(rows, dim, dtype) == expected
+
+
+def test_table_bytes_rejects_unknown_dtype():
+    with pytest.raises(ValueError, match="unknown embedding dtype 'float8'"):
+        table_bytes(10, 4, "float8")
+
+
+def test_collision_stats_hand_built_single_row():
+    # ids 0,1 share row 0; id 2 alone on row 1; id 3 alone on row 2; row 3 unused.
+    rows = np.array([0, 0, 1, 2])
+    counts = np.array([3, 1, 2, 4])
+    s = collision_stats(rows, counts, num_rows=4)
+    assert s["rows_used"] == 3
+    assert s["ids_per_row_mean"] == pytest.approx(4 / 3)
+    assert s["ids_per_row_max"] == 2
+    assert s["collision_rate"] == pytest.approx(0.5)             # ids 0 and 1 of 4
+    assert s["weighted_collision_rate"] == pytest.approx(4 / 10)  # 3 + 1 of 10 occurrences
+    # id0: 1/4 of its row's traffic is others'; id1: 3/4 -> (3*0.25 + 1*0.75) / 10
+    assert s["popularity_weighted_collision_rate"] == pytest.approx(0.15)
+
+
+def test_collision_stats_multi_row_counts_identical_tuples_only():
+    rows = np.array([[0, 1], [0, 2], [0, 1]])   # ids 0 and 2 are indistinguishable; id 1 differs by its 2nd row
+    s = collision_stats(rows, np.array([1, 1, 2]), num_rows=3)
+    assert s["collision_rate"] == pytest.approx(2 / 3)
+    assert s["weighted_collision_rate"] == pytest.approx(3 / 4)
+    assert s["ids_per_row_max"] == 3 and s["rows_used"] == 3
+
+
+def test_collision_stats_private_rows_are_zero():
+    s = collision_stats(np.arange(5), np.ones(5), 5)
+    assert s["collision_rate"] == 0 and s["weighted_collision_rate"] == 0
+    assert s["popularity_weighted_collision_rate"] == 0 and s["ids_per_row_max"] == 1
+
+
+@pytest.mark.parametrize("budget,vocab,rows", [(0.25, 100, 25), (0.1, 29_858, 2_986), (1.0, 7, 7), (1e-9, 7, 1),
+                                               (5, 7, 5)])
+def test_rows_for_budget(budget, vocab, rows):
+    assert rows_for_budget(budget, vocab) == rows
+
+
+@pytest.mark.parametrize("budget,msg", [(0.0, r"fraction 0.0 is outside \(0, 1\]"), (1.5, "outside"),
+                                        (float("nan"), "outside"), (0, r"0 rows is outside \[1, 10\]"),
+                                        (11, r"11 rows is outside \[1, 10\]"), (True, "must be a fraction")])
+def test_rows_for_budget_rejects(budget, msg):
+    with pytest.raises(ValueError, match=msg):
+        rows_for_budget(budget, 10)
