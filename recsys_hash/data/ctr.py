@@ -1,0 +1,208 @@
+"""CTR loaders: libFM (Frappe), Criteo-format TSV/CSV (streamed in chunks for full-size files), Avazu CSV samples."""
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import polars as pl
+
+from recsys_hash.data._text import check_field_count, read_lines, to_float, to_int, tokenize
+from recsys_hash.data.paths import dataset_dir, dataset_file
+from recsys_hash.data.types import CTRFrame
+from recsys_hash.errors import DataFormatError
+
+PathLike = str | os.PathLike
+
+FRAPPE_FIELDS = ("user", "item", "daytime", "weekday", "isweekend", "homework", "cost", "weather", "country", "city")
+CRITEO_DENSE = tuple(f"I{k}" for k in range(1, 14))
+CRITEO_CATEGORICAL = tuple(f"C{k}" for k in range(1, 27))
+
+
+def _labels(frame: pl.DataFrame, col: str, label: str, allowed: tuple[int, ...] = (0, 1)) -> np.ndarray:
+    """Label tokens -> float32 {0, 1}; with allowed (-1, 1) the -1 rows become 0."""
+    raw = to_int(frame, col, label, f"a label in {set(allowed)}", non_negative=False)
+    bad = np.flatnonzero(~np.isin(raw, allowed))
+    if bad.size:
+        row = frame.row(int(bad[0]), named=True)
+        raise DataFormatError(f"{label} line {row['line']}: expected a label in {set(allowed)}, got {row[col]!r}")
+    return (raw > 0).astype(np.float32)
+
+
+def read_libfm(path: PathLike, label: str, field_names: Sequence[str]) -> CTRFrame:
+    """libFM one-hot rows `label idx:val ...` with one feature per field, in field order -> CTRFrame.
+
+    categorical[field] = the libFM feature index (a raw key, global across fields); labels -1/1 -> 0/1.
+    """
+    tok = tokenize(read_lines(Path(path), label), None)
+    check_field_count(tok, 1 + len(field_names), label, None)
+    tok = tok.with_columns(pl.col("tok").list.to_struct(fields=["label", *field_names])).unnest("tok")
+    labels = _labels(tok, "label", label, allowed=(-1, 0, 1))
+    cats = {}
+    for name in field_names:
+        parts = tok.select("line", "text", pl.col(name).str.split_exact(":", 1).struct.rename_fields(["idx", "val"])).unnest(name)
+        cats[name] = to_int(parts, "idx", label, f"'index:value' for field {name!r}")
+        to_float(parts.with_columns(pl.col("val").fill_null("")), "val", label, f"'index:value' for field {name!r}")
+    return CTRFrame(categorical=cats, dense=np.zeros((len(labels), 0), np.float32), dense_names=[],
+                    labels=labels, name=label)
+
+
+def load_frappe(dataset_path: PathLike | None = None, name: str = "frappe") -> dict[str, CTRFrame]:
+    """Frappe (NFM split, libFM, 10 fields) -> {"validation": 57,722 rows, "test": 28,860 rows}.
+
+    The shared copy has no `frappe.train.libfm` (202,027 rows); when a folder has it, "train" is added.
+    Use `split_ctr(concat_ctr(...))` for the 80/10/10 re-split of the rows that are present.
+    """
+    folder = dataset_dir(name, dataset_path)
+    out = {}
+    if (folder / "frappe.train.libfm").is_file():
+        out["train"] = read_libfm(folder / "frappe.train.libfm", f"{name}/frappe.train.libfm", FRAPPE_FIELDS)
+    for split in ("validation", "test"):
+        fname = f"frappe.{split}.libfm"
+        out[split] = read_libfm(dataset_file(name, folder, fname), f"{name}/{fname}", FRAPPE_FIELDS)
+    return out
+
+
+def concat_ctr(frames: Sequence[CTRFrame], name: str = "") -> CTRFrame:
+    """Rows of several frames with the same fields, in order."""
+    keys = list(frames[0].categorical)
+    for f in frames[1:]:
+        if list(f.categorical) != keys or f.dense_names != frames[0].dense_names:
+            raise ValueError(f"concat_ctr: frame {f.name!r} has fields {list(f.categorical)}, expected {keys}")
+    return CTRFrame(categorical={k: np.concatenate([f.categorical[k] for f in frames]) for k in keys},
+                    dense=np.concatenate([f.dense for f in frames]), dense_names=list(frames[0].dense_names),
+                    labels=np.concatenate([f.labels for f in frames]), name=name or frames[0].name)
+
+
+def take_ctr(frame: CTRFrame, index: np.ndarray, name: str | None = None) -> CTRFrame:
+    """Rows `index` (int array or bool mask) of `frame`."""
+    return CTRFrame(categorical={k: v[index] for k, v in frame.categorical.items()}, dense=frame.dense[index],
+                    dense_names=list(frame.dense_names), labels=frame.labels[index],
+                    name=frame.name if name is None else name)
+
+
+def split_ctr(frame: CTRFrame, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
+              names: Sequence[str] = ("train", "valid", "test")) -> dict[str, CTRFrame]:
+    """Seeded random partition of the rows by `fractions` (summing to 1)."""
+    if len(fractions) != len(names) or abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) < 0:
+        raise ValueError(f"split_ctr: fractions must be {len(names)} non-negative numbers summing to 1, got {tuple(fractions)}")
+    perm = np.random.default_rng(seed).permutation(len(frame))
+    cuts = np.round(np.cumsum(fractions)[:-1] * len(frame)).astype(np.int64)
+    return {n: take_ctr(frame, np.sort(p), f"{frame.name}/{n}") for n, p in zip(names, np.split(perm, cuts))}
+
+
+def _categorical_keys(values: pl.Series) -> np.ndarray:
+    """Categorical strings -> int64 raw keys: decimal if every value is, else hex, else a 63-bit hash; missing -> -1."""
+    present = values.is_not_null() & (values.str.strip_chars() != "")
+    vals = values.str.strip_chars()
+    for base in (10, 16):
+        parsed = vals.str.to_integer(base=base, strict=False)
+        if not (present & parsed.is_null()).any() and not (parsed < 0).any():
+            return parsed.fill_null(-1).to_numpy().astype(np.int64)
+    hashed = (vals.hash(seed=0) // 2).cast(pl.Int64)
+    return pl.select(pl.when(present).then(hashed).otherwise(-1)).to_series().to_numpy().astype(np.int64)
+
+
+def _ctr_from_tokens(tok: pl.DataFrame, names: list[str], label_col: str, dense: Sequence[str],
+                     categorical: Sequence[str], label: str, sep: str, name: str) -> CTRFrame:
+    check_field_count(tok, len(names), label, sep)
+    cols = tok.with_columns(pl.col("tok").list.to_struct(fields=names)).unnest("tok")
+    labels = _labels(cols, label_col, label)
+    dense_cols = []
+    for c in dense:  # missing dense values -> 0.0 (TorchRec's Criteo convention)
+        filled = cols.select("line", "text", pl.when(pl.col(c).str.strip_chars() == "").then(pl.lit("0")).otherwise(pl.col(c)).alias(c))
+        dense_cols.append(to_float(filled, c, label, f"a numeric value in dense column {c!r}"))
+    dense_arr = (np.stack(dense_cols, axis=1) if dense_cols else np.zeros((cols.height, 0))).astype(np.float32)
+    cats = {c: _categorical_keys(cols[c]) for c in categorical}
+    return CTRFrame(categorical=cats, dense=dense_arr, dense_names=list(dense), labels=labels, name=name)
+
+
+def _line_chunks(path: Path, chunk_rows: int, skip: int) -> Iterator[pl.DataFrame]:
+    """(line, text) frames of at most `chunk_rows` non-blank lines, streamed; `skip` header lines dropped."""
+    with open(path, "r", encoding="utf-8", errors="replace", newline="") as fh:
+        first = 1
+        for _ in range(skip):
+            fh.readline()
+            first += 1
+        while True:
+            block = list(itertools.islice(fh, chunk_rows))
+            if not block:
+                return
+            frame = (pl.DataFrame({"text": block}).with_row_index("line", offset=first)
+                     .with_columns(pl.col("line").cast(pl.Int64), pl.col("text").str.strip_chars_end("\r\n"))
+                     .filter(pl.col("text").str.strip_chars() != ""))
+            first += len(block)
+            if frame.height:
+                yield frame
+
+
+def _criteo_layout(path: Path, label: str, sep: str | None) -> tuple[str, list[str], bool]:
+    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        head = fh.readline().rstrip("\r\n")
+    if not head.strip():
+        raise DataFormatError(f"{label}: file is empty, expected Criteo rows (label, I1..I13, C1..C26) (file: {path})")
+    sep = sep or ("\t" if "\t" in head else ",")
+    first = head.split(sep)
+    has_header = first[0].strip().lower() in ("label", "click", "y")
+    names = [c.strip() for c in first] if has_header else ["label", *CRITEO_DENSE, *CRITEO_CATEGORICAL]
+    return sep, names, has_header
+
+
+def read_criteo(path: PathLike, chunk_rows: int | None = None, sep: str | None = None,
+                dense: Sequence[str] | None = None, categorical: Sequence[str] | None = None,
+                name: str | None = None) -> CTRFrame | Iterator[CTRFrame]:
+    """Criteo-format rows -> CTRFrame (or, with `chunk_rows`, an iterator of CTRFrames streamed from disk).
+
+    Accepts the original headerless TSV (label, 13 integer, 26 hex categorical columns) and CSV/TSV samples with
+    a `label,I1..I13,C1..C26` header. Missing dense -> 0.0; categorical hex -> int64 key, missing -> -1.
+    """
+    path = Path(path)
+    label = name or path.name
+    if not path.is_file():
+        raise DataFormatError(f"{label}: Criteo file {path} does not exist")
+    sep, names, has_header = _criteo_layout(path, label, sep)
+    dense = list(dense) if dense is not None else [c for c in names if c in CRITEO_DENSE]
+    categorical = list(categorical) if categorical is not None else [c for c in names if c in CRITEO_CATEGORICAL]
+    label_col = names[0]
+
+    def frames(rows: int) -> Iterator[CTRFrame]:
+        for lines in _line_chunks(path, rows, int(has_header)):
+            yield _ctr_from_tokens(tokenize(lines, sep), names, label_col, dense, categorical, label, sep, label)
+
+    if chunk_rows is not None:
+        if chunk_rows <= 0:
+            raise ValueError(f"read_criteo: chunk_rows must be positive, got {chunk_rows}")
+        return frames(chunk_rows)
+    parts = list(frames(1 << 20))
+    if not parts:
+        raise DataFormatError(f"{label}: file has a header but no data rows (file: {path})")
+    return parts[0] if len(parts) == 1 else concat_ctr(parts, name=label)
+
+
+AVAZU_FILES = ("deepctr_avazu_sample.txt", "torchrechub_avazu_train_sample.csv",
+               "torchrechub_avazu_valid_sample.csv", "torchrechub_avazu_test_sample.csv")
+
+
+def read_avazu(path: PathLike, name: str | None = None) -> CTRFrame:
+    """Avazu CSV with header: label column `click` or `label`, an optional row `id` (dropped), all else categorical."""
+    path = Path(path)
+    label = name or path.name
+    lines = read_lines(path, label)
+    names = [c.strip() for c in lines["text"][0].split(",")]
+    label_col = next((c for c in ("click", "label") if c in names), None)
+    if label_col is None:
+        raise DataFormatError(f"{label} line 1: expected a header with a 'click' or 'label' column, got {names[:5]}...")
+    tok = tokenize(lines.slice(1), ",")
+    if tok.height == 0:
+        raise DataFormatError(f"{label}: file has a header but no data rows (file: {path})")
+    cats = [c for c in names if c not in (label_col, "id")]
+    return _ctr_from_tokens(tok, names, label_col, [], cats, label, ",", label)
+
+
+def load_avazu_sample(file: str = "deepctr_avazu_sample.txt", dataset_path: PathLike | None = None,
+                      name: str = "avazu-sample") -> CTRFrame:
+    """One of the Avazu sample files (see AVAZU_FILES) -> CTRFrame of categorical fields and click labels."""
+    folder = dataset_dir(name, dataset_path)
+    return read_avazu(dataset_file(name, folder, file), f"{name}/{file}")

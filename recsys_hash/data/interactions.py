@@ -1,0 +1,200 @@
+"""Interaction loaders: LightGCN line format (gowalla, ml-1m, amazon-electronics), LastFM triplets, MovieLens-100K."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from recsys_hash.data._text import read_lines, split_columns, to_float, to_int, tokenize
+from recsys_hash.data.paths import dataset_dir, dataset_file, registry_entry
+from recsys_hash.data.types import InteractionDataset, Interactions
+from recsys_hash.errors import DataFormatError
+
+PathLike = str | os.PathLike
+
+
+def read_id_lists(path: PathLike, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lines `uid item item ...` -> (line_users int64 [n_lines], counts int64 [n_lines], items int64 [sum counts])."""
+    tok = tokenize(read_lines(Path(path), label), None).with_columns(
+        pl.col("tok").list.first().alias("uid"), pl.col("tok").list.slice(1).alias("items")
+    )
+    line_users = to_int(tok, "uid", label, "a non-negative integer user id at the start of the line")
+    counts = tok["items"].list.len().to_numpy().astype(np.int64)
+    exploded = tok.select("line", "text", "items").explode("items").drop_nulls("items")
+    items = to_int(exploded, "items", label, "non-negative integer item ids separated by spaces")
+    return line_users, counts, items
+
+
+def read_lightgcn_file(path: PathLike, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """One `uid item item ...` file -> (user int64 [n], item int64 [n]); a line with only a uid adds no rows."""
+    line_users, counts, items = read_id_lists(path, label)
+    return np.repeat(line_users, counts), items
+
+
+def _pack(name: str, splits: dict[str, tuple[np.ndarray, ...]], n_users: int | None = None,
+          n_items: int | None = None) -> dict[str, Interactions]:
+    """Build Interactions sharing vocab sizes = max id + 1 over all splits (unless given)."""
+    users = [s[0] for s in splits.values() if s[0].size]
+    items = [s[1] for s in splits.values() if s[1].size]
+    n_users = n_users if n_users is not None else (int(max(u.max() for u in users)) + 1 if users else 0)
+    n_items = n_items if n_items is not None else (int(max(i.max() for i in items)) + 1 if items else 0)
+    out = {}
+    for split, arrays in splits.items():
+        u, i = arrays[0], arrays[1]
+        ts = arrays[2] if len(arrays) > 2 else None
+        r = arrays[3] if len(arrays) > 3 else None
+        out[split] = Interactions(user=u, item=i, n_users=n_users, n_items=n_items, timestamp=ts, rating=r,
+                                  name=f"{name}/{split}")
+    return out
+
+
+def load_lightgcn_folder(path: PathLike, name: str = "custom") -> InteractionDataset:
+    """A folder with `train.txt` / `test.txt` in LightGCN line format -> InteractionDataset.
+
+    n_users / n_items = max id + 1 over train ∪ test; test items unseen in training are kept.
+    """
+    folder = Path(path)
+    parts = {split: read_lightgcn_file(dataset_file(name, folder, f"{split}.txt"), f"{name}/{split}.txt")
+             for split in ("train", "test")}
+    s = _pack(name, parts)
+    return InteractionDataset(name=name, train=s["train"], test=s["test"])
+
+
+def _one_based(values: np.ndarray, frame: pl.DataFrame, col: str, label: str, what: str) -> np.ndarray:
+    """1-based ids -> 0-based; an id of 0 raises DataFormatError naming the line."""
+    zero = np.flatnonzero(values == 0)
+    if zero.size:
+        line = int(frame["line"][int(zero[0])])
+        raise DataFormatError(f"{label} line {line}: expected {what} (1-based), got '0'")
+    return values - 1
+
+
+def _read_triplets(path: Path, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    f = split_columns(path, label, "\t", ["user", "item", "count"])
+    u = _one_based(to_int(f, "user", label, "an integer user id", "\t"), f, "user", label, "an integer user id")
+    i = _one_based(to_int(f, "item", label, "an integer item id", "\t"), f, "item", label, "an integer item id")
+    c = to_float(f, "count", label, "a numeric play count").astype(np.float32)
+    return u, i, c
+
+
+def load_lastfm(dataset_path: PathLike | None = None, name: str = "lastfm") -> InteractionDataset:
+    """LightGCN LastFM: `data1.txt` (train) / `test1.txt` (test), tab-separated `user item count`, 1-based ids.
+
+    Ids are shifted to 0-based; `rating` holds the play count. n_users = 1,892 and n_items = 4,489 (max id);
+    only 1,880 user ids occur in the two files (the others have interactions elsewhere in HetRec only).
+    """
+    folder = dataset_dir(name, dataset_path)
+    parts = {}
+    for split, fname in (("train", "data1.txt"), ("test", "test1.txt")):
+        u, i, c = _read_triplets(dataset_file(name, folder, fname), f"{name}/{fname}")
+        parts[split] = (u, i, None, c)
+    s = _pack(name, parts)
+    return InteractionDataset(name=name, train=s["train"], test=s["test"])
+
+
+def load_lastfm_trust(dataset_path: PathLike | None = None, name: str = "lastfm") -> np.ndarray:
+    """LastFM social edges `trustnetwork.txt` -> int64 [n_edges, 2] of 0-based user ids."""
+    folder = dataset_dir(name, dataset_path)
+    label = f"{name}/trustnetwork.txt"
+    f = split_columns(dataset_file(name, folder, "trustnetwork.txt"), label, "\t", ["a", "b"])
+    a = _one_based(to_int(f, "a", label, "an integer user id", "\t"), f, "a", label, "an integer user id")
+    b = _one_based(to_int(f, "b", label, "an integer user id", "\t"), f, "b", label, "an integer user id")
+    return np.stack([a, b], axis=1)
+
+
+ML100K_FOLDS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
+
+
+def _read_ml100k_ratings(path: Path, label: str) -> tuple[np.ndarray, ...]:
+    f = split_columns(path, label, "\t", ["user", "item", "rating", "ts"])
+    u = _one_based(to_int(f, "user", label, "an integer user id", "\t"), f, "user", label, "an integer user id")
+    i = _one_based(to_int(f, "item", label, "an integer item id", "\t"), f, "item", label, "an integer item id")
+    r = to_int(f, "rating", label, "an integer rating", "\t").astype(np.float32)
+    ts = to_int(f, "ts", label, "an integer unix timestamp", "\t")
+    return u, i, ts, r
+
+
+def _dense_rows(ids: np.ndarray, n: int, label: str) -> np.ndarray:
+    """Check that 0-based row ids are exactly 0..n-1 (any order); returns the permutation putting rows in id order."""
+    if ids.size != n or np.unique(ids).size != n or ids.max(initial=-1) != n - 1:
+        raise DataFormatError(f"{label}: expected one row per id 1..{n}, got {ids.size} rows with ids "
+                              f"{ids.min(initial=0) + 1}..{ids.max(initial=-1) + 1}")
+    return np.argsort(ids, kind="stable")
+
+
+def _codes(values: pl.Series, vocab: list[str] | None = None) -> np.ndarray:
+    """Strings -> int64 codes: index in `vocab` (unknown -> -1) or in the sorted distinct values."""
+    vocab = vocab if vocab is not None else sorted(values.unique().to_list())
+    lut = pl.DataFrame({"v": vocab, "code": np.arange(len(vocab), dtype=np.int64)})
+    return pl.DataFrame({"v": values}).join(lut, on="v", how="left", maintain_order="left")["code"].fill_null(-1).to_numpy()
+
+
+def load_ml100k(dataset_path: PathLike | None = None, fold: str | None = "u1", name: str = "ml-100k") -> InteractionDataset:
+    """MovieLens-100K with ratings, timestamps, user features (age, gender, occupation, zip) and item genres.
+
+    fold: "u1".."u5", "ua", "ub" -> train = <fold>.base, test = <fold>.test; None -> train = all of u.data,
+    test empty. Ids shifted to 0-based; n_users = 943, n_items = 1,682 (from u.user / u.item).
+    item_multi["genre"]: (offsets [n_items+1], genre codes) in u.genre order; item_features["release_year"] (-1 unknown).
+    """
+    folder = dataset_dir(name, dataset_path)
+    if fold is not None and fold not in ML100K_FOLDS:
+        raise ValueError(f"load_ml100k: fold must be one of {ML100K_FOLDS} or None, got {fold!r}")
+    lab = lambda f: f"{name}/{f}"  # noqa: E731
+    users = split_columns(dataset_file(name, folder, "u.user"), lab("u.user"), "|", ["id", "age", "gender", "occupation", "zip"])
+    items = split_columns(dataset_file(name, folder, "u.item"), lab("u.item"), "|",
+                          ["id", "title", "release", "video", "url"] + [f"g{k}" for k in range(19)], encoding="latin-1")
+    genres = split_columns(dataset_file(name, folder, "u.genre"), lab("u.genre"), "|", ["genre", "code"])
+    occupations = read_lines(dataset_file(name, folder, "u.occupation"), lab("u.occupation"))["text"].str.strip_chars().to_list()
+
+    uid = to_int(users, "id", lab("u.user"), "an integer user id", "|") - 1
+    order = _dense_rows(uid, users.height, lab("u.user"))
+    users = users[order]
+    user_features = {
+        "age": to_int(users, "age", lab("u.user"), "an integer age", "|"),
+        "gender": _codes(users["gender"], ["M", "F"]),
+        "occupation": _codes(users["occupation"], occupations),
+        "zip": _codes(users["zip"]),
+    }
+    iid = to_int(items, "id", lab("u.item"), "an integer item id", "|") - 1
+    items = items[_dense_rows(iid, items.height, lab("u.item"))]
+    flag_cols = [f"g{k}" for k in range(19)]
+    flags = np.stack([to_int(items, c, lab("u.item"), "a 0/1 genre flag", "|") for c in flag_cols], axis=1)
+    if flags.max() > 1:
+        raise DataFormatError(f"{lab('u.item')}: genre flags must be 0/1, found {int(flags.max())}")
+    item_rows, genre_codes = np.nonzero(flags)
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(item_rows, minlength=items.height))]).astype(np.int64)
+    year = items["release"].str.extract(r"(\d{4})$").cast(pl.Int64).fill_null(-1).to_numpy()
+    n_users, n_items = users.height, items.height
+    if genres.height != 19:
+        raise DataFormatError(f"{lab('u.genre')}: expected 19 genres, got {genres.height}")
+
+    files = {"train": f"{fold}.base", "test": f"{fold}.test"} if fold else {"train": "u.data"}
+    parts = {s: _read_ml100k_ratings(dataset_file(name, folder, f), lab(f)) for s, f in files.items()}
+    if fold is None:
+        empty = np.zeros(0, np.int64)
+        parts["test"] = (empty, empty, empty, np.zeros(0, np.float32))
+    for s, (u, i, _, _) in parts.items():
+        if u.size and (u.max() >= n_users or i.max() >= n_items):
+            raise DataFormatError(f"{lab(files[s])}: ids exceed u.user/u.item ({n_users} users, {n_items} items): "
+                                  f"max user {int(u.max()) + 1}, max item {int(i.max()) + 1}")
+    s = _pack(name, parts, n_users=n_users, n_items=n_items)
+    return InteractionDataset(
+        name=name, train=s["train"], test=s["test"], user_features=user_features,
+        item_features={"release_year": year}, item_multi={"genre": (offsets, genre_codes.astype(np.int64))},
+    )
+
+
+def load_interactions(name: str, dataset_path: PathLike | None = None) -> InteractionDataset:
+    """Named interaction set -> InteractionDataset (gowalla, ml-1m, amazon-electronics, lastfm, ml-100k fold u1)."""
+    entry = registry_entry(name)
+    fmt = entry["format"]
+    if fmt == "lightgcn-lines":
+        return load_lightgcn_folder(dataset_dir(name, dataset_path), name)
+    if fmt == "lastfm-triplets":
+        return load_lastfm(dataset_path, name=name)
+    if fmt == "movielens-100k":
+        return load_ml100k(dataset_path, fold="u1", name=name)
+    raise ValueError(f"load_interactions: dataset {name!r} is of kind {entry['kind']!r} (format {fmt}), "
+                     f"not an interaction set; use {entry['loader']}")

@@ -1,0 +1,168 @@
+"""Loaders of interaction files: exact parsing of tiny hand-written files, and every bad-input message."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys_hash.data import dataset_dir, data_root, load_interactions, load_lastfm, load_lightgcn_folder, load_ml100k
+from recsys_hash.errors import DataFormatError, DatasetNotFoundError
+
+
+def write(folder, name, text, mode="w"):
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / name
+    if isinstance(text, bytes):
+        p.write_bytes(text)
+    else:
+        p.write_text(text)
+    return p
+
+
+def test_data_root_unset_explains_env_var(monkeypatch):
+    monkeypatch.delenv("RECSYS_HASH_DATA", raising=False)
+    with pytest.raises(DatasetNotFoundError, match=r"RECSYS_HASH_DATA is not set: set RECSYS_HASH_DATA"):
+        data_root()
+
+
+def test_dataset_dir_missing_folder_names_dataset_path_and_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("RECSYS_HASH_DATA", str(tmp_path))
+    with pytest.raises(DatasetNotFoundError, match=rf"dataset 'gowalla': expected folder {tmp_path}/recsys/gowalla does not exist.*RECSYS_HASH_DATA"):
+        dataset_dir("gowalla")
+    (tmp_path / "er" / "abt_buy").mkdir(parents=True)
+    assert dataset_dir("abt_buy") == tmp_path / "er" / "abt_buy"
+
+
+def test_dataset_dir_override_and_unknown_name(monkeypatch, tmp_path):
+    monkeypatch.delenv("RECSYS_HASH_DATA", raising=False)
+    assert dataset_dir("gowalla", tmp_path) == tmp_path
+    with pytest.raises(DatasetNotFoundError, match=r"dataset 'gowalla': folder .*nope .*--dataset-path\) does not exist"):
+        dataset_dir("gowalla", tmp_path / "nope")
+    with pytest.raises(DatasetNotFoundError, match=r"unknown dataset 'gowala'; registered datasets: gowalla"):
+        dataset_dir("gowala")
+    with pytest.raises(DatasetNotFoundError, match=r"expected at \$RECSYS_HASH_DATA/recsys/ml-1m, but RECSYS_HASH_DATA is not set"):
+        dataset_dir("ml-1m")
+
+
+def test_lightgcn_folder_exact_rows_and_vocab(tmp_path):
+    write(tmp_path, "train.txt", "0 5 3\n1\n2 0 1 2\n")
+    write(tmp_path, "test.txt", "0 7\n4 1\n")
+    ds = load_lightgcn_folder(tmp_path, "tiny")
+    np.testing.assert_array_equal(ds.train.user, [0, 0, 2, 2, 2])
+    np.testing.assert_array_equal(ds.train.item, [5, 3, 0, 1, 2])
+    np.testing.assert_array_equal(ds.test.user, [0, 4])
+    np.testing.assert_array_equal(ds.test.item, [7, 1])
+    assert (ds.n_users, ds.n_items) == (5, 8)  # max id + 1 over train and test; item 7 only in test is kept
+    assert ds.train.user.dtype == np.int64 and ds.test.n_items == 8
+
+
+def test_lightgcn_via_registry_name_with_dataset_path(tmp_path):
+    write(tmp_path, "train.txt", "0 1\n1 0\n")
+    write(tmp_path, "test.txt", "0 0\n")
+    ds = load_interactions("gowalla", dataset_path=tmp_path)
+    assert ds.name == "gowalla" and len(ds.train) == 2 and len(ds.test) == 1
+
+
+@pytest.mark.parametrize("text, line, pattern", [
+    ("0 1 2\n1 3 abc\n", 2, r"expected non-negative integer item ids separated by spaces, got 'abc'"),
+    ("0 1\n\n1 2\n2 1.5\n", 4, r"expected non-negative integer item ids separated by spaces, got '1.5'"),
+    ("0 1\n1 -3\n", 2, r"expected non-negative integer item ids separated by spaces, got '-3'"),
+    ("x 1 2\n", 1, r"expected a non-negative integer user id at the start of the line, got 'x'"),
+    ("0,1,2\n", 1, r"expected a non-negative integer user id at the start of the line, got '0,1,2' \(wrong delimiter\? the line contains commas; expected whitespace-separated"),
+])
+def test_lightgcn_malformed_line_names_file_and_line(tmp_path, text, line, pattern):
+    write(tmp_path, "train.txt", text)
+    write(tmp_path, "test.txt", "0 1\n")
+    with pytest.raises(DataFormatError, match=rf"^gowalla/train.txt line {line}: {pattern}"):
+        load_lightgcn_folder(tmp_path, "gowalla")
+
+
+def test_lightgcn_empty_and_missing_files(tmp_path):
+    write(tmp_path, "train.txt", "\n\n")
+    write(tmp_path, "test.txt", "0 1\n")
+    with pytest.raises(DataFormatError, match=r"^ml-1m/train.txt: file is empty, expected at least one data line"):
+        load_lightgcn_folder(tmp_path, "ml-1m")
+    (tmp_path / "test.txt").unlink()
+    write(tmp_path, "train.txt", "0 1\n")
+    with pytest.raises(DatasetNotFoundError, match=rf"dataset 'ml-1m': expected file {tmp_path}/test.txt is missing.*RECSYS_HASH_DATA"):
+        load_lightgcn_folder(tmp_path, "ml-1m")
+
+
+def test_lastfm_one_based_crlf_counts(tmp_path):
+    write(tmp_path, "data1.txt", b"1\t3\t10\r\n2\t1\t3.2e+02\r\n")
+    write(tmp_path, "test1.txt", b"3\t2\t1\r\n")
+    ds = load_lastfm(tmp_path)
+    np.testing.assert_array_equal(ds.train.user, [0, 1])
+    np.testing.assert_array_equal(ds.train.item, [2, 0])
+    np.testing.assert_array_equal(ds.train.rating, np.array([10, 320], np.float32))
+    assert (ds.n_users, ds.n_items) == (3, 3)
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("1\t3\t10\n2\t1\n", r"^lastfm/data1.txt line 2: expected 3 tab-separated fields, got 2"),
+    ("1 3 10\n", r"^lastfm/data1.txt line 1: expected 3 tab-separated fields, got 1 .*wrong delimiter\? the line contains spaces"),
+    ("0\t3\t10\n", r"^lastfm/data1.txt line 1: expected an integer user id \(1-based\), got '0'"),
+    ("1\tx3\t10\n", r"^lastfm/data1.txt line 1: expected an integer item id, got 'x3'"),
+])
+def test_lastfm_bad_rows(tmp_path, text, pattern):
+    write(tmp_path, "data1.txt", text)
+    write(tmp_path, "test1.txt", "1\t1\t1\n")
+    with pytest.raises(DataFormatError, match=pattern):
+        load_lastfm(tmp_path)
+
+
+def _ml100k_folder(tmp_path):
+    write(tmp_path, "u.user", "2|30|F|writer|10001\n1|24|M|technician|85711\n3|41|M|other|T8H1N\n")
+    genres = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
+              "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+    write(tmp_path, "u.genre", "".join(f"{g}|{k}\n" for k, g in enumerate(genres)) + "\n")
+    write(tmp_path, "u.occupation", "other\ntechnician\nwriter\n")
+    flags1 = ["0"] * 19
+    flags1[1] = flags1[16] = "1"
+    flags2 = ["0"] * 19
+    flags2[5] = "1"
+    write(tmp_path, "u.item", "1|A (1995)|01-Jan-1995||http://x|" + "|".join(flags1) + "\n"
+          "2|B (1996)|||http://y|" + "|".join(flags2) + "\n", mode="w")
+    write(tmp_path, "u.data", "1\t2\t5\t100\n2\t1\t3\t200\n3\t1\t4\t300\n")
+    write(tmp_path, "u1.base", "1\t2\t5\t100\n2\t1\t3\t200\n")
+    write(tmp_path, "u1.test", "3\t1\t4\t300\n")
+
+
+def test_ml100k_features_genres_and_fold(tmp_path):
+    _ml100k_folder(tmp_path)
+    ds = load_ml100k(tmp_path)
+    np.testing.assert_array_equal(ds.train.user, [0, 1])
+    np.testing.assert_array_equal(ds.train.item, [1, 0])
+    np.testing.assert_array_equal(ds.train.timestamp, [100, 200])
+    np.testing.assert_array_equal(ds.train.rating, [5.0, 3.0])
+    np.testing.assert_array_equal(ds.test.user, [2])
+    assert (ds.n_users, ds.n_items) == (3, 2)
+    np.testing.assert_array_equal(ds.user_features["age"], [24, 30, 41])  # rows ordered by user id
+    np.testing.assert_array_equal(ds.user_features["gender"], [0, 1, 0])
+    np.testing.assert_array_equal(ds.user_features["occupation"], [1, 2, 0])
+    np.testing.assert_array_equal(ds.user_features["zip"], [1, 0, 2])  # sorted distinct: 10001, 85711, T8H1N
+    offsets, genres = ds.item_multi["genre"]
+    np.testing.assert_array_equal(offsets, [0, 2, 3])
+    np.testing.assert_array_equal(genres, [1, 16, 5])
+    np.testing.assert_array_equal(ds.item_features["release_year"], [1995, -1])
+    full = load_ml100k(tmp_path, fold=None)
+    assert len(full.train) == 3 and len(full.test) == 0
+
+
+def test_ml100k_bad_inputs(tmp_path):
+    _ml100k_folder(tmp_path)
+    with pytest.raises(ValueError, match=r"fold must be one of .* got 'u9'"):
+        load_ml100k(tmp_path, fold="u9")
+    write(tmp_path, "u1.test", "3\t1\tfour\t300\n")
+    with pytest.raises(DataFormatError, match=r"^ml-100k/u1.test line 1: expected an integer rating, got 'four'"):
+        load_ml100k(tmp_path)
+    write(tmp_path, "u1.test", "3\t9\t4\t300\n")
+    with pytest.raises(DataFormatError, match=r"^ml-100k/u1.test: ids exceed u.user/u.item \(3 users, 2 items\)"):
+        load_ml100k(tmp_path)
+    write(tmp_path, "u.user", "1|24|M|technician\n")
+    with pytest.raises(DataFormatError, match=r"^ml-100k/u.user line 1: expected 5 pipe-separated fields, got 4"):
+        load_ml100k(tmp_path)
+
+
+def test_load_interactions_rejects_other_kinds(tmp_path):
+    with pytest.raises(ValueError, match=r"dataset 'frappe' is of kind 'ctr' .*use load_frappe"):
+        load_interactions("frappe", dataset_path=tmp_path)
