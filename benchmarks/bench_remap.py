@@ -1,0 +1,164 @@
+"""Remapping throughput per strategy and MC-EBC overhead, side by side with TorchRec's MCH (the anchor).
+
+    python benchmarks/bench_remap.py [--quick] [--threads 1,2] [--json]
+
+Measures, in one process: `transform` IDs/s for every hashing/lookup strategy on dense (0..V) and sparse
+(random 40-bit) raw keys; TorchRec MCH remap IDs/s; forward time of an MC-EBC (our RemapperMCModule and
+MCH) over an EBC fed pre-remapped IDs. numpy transforms are single-threaded whatever --threads says;
+--threads sets torch's intra-op threads. Writes benchmarks/results/bench_remap.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+STRATEGIES = ["modulo", "universal", "xxhash", "double", "qr", "full", "frequency", "double_frequency"]
+
+
+def best_time(fn, repeats: int) -> float:
+    fn()                                                       # warm-up: page faults, lazy init
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def fit(name: str, vocab: np.ndarray, rows: int):
+    from recsys_hash.ids import create
+
+    if name == "full":
+        return create(name, oov="shared_row").fit(vocab)
+    return create(name, num_rows=rows, seed=0).fit(vocab)
+
+
+def mch_module(vocab_sorted: np.ndarray, rows: int):
+    from torchrec.modules.mc_modules import DistanceLFU_EvictionPolicy, MCHManagedCollisionModule
+
+    mch = MCHManagedCollisionModule(zch_size=rows, device=torch.device("cpu"), eviction_interval=1,
+                                    eviction_policy=DistanceLFU_EvictionPolicy(), input_hash_size=2**63 - 1)
+    k = min(rows - 1, vocab_sorted.size)
+    with torch.no_grad():                                        # a full table of known raw IDs
+        mch._mch_sorted_raw_ids[:k] = torch.from_numpy(vocab_sorted[:k])
+        mch._mch_remapped_ids_mapping[:k] = torch.arange(k)
+    return mch.eval()
+
+
+def transform_rates(vocab: np.ndarray, queries: np.ndarray, rows: int, repeats: int) -> dict[str, float]:
+    out = {}
+    for name in STRATEGIES:
+        r = fit(name, vocab, rows)
+        out[name] = queries.size / best_time(lambda: r.transform(queries), repeats)
+    return out
+
+
+def mch_rate(vocab: np.ndarray, queries: np.ndarray, rows: int, repeats: int) -> float:
+    from torchrec.sparse.jagged_tensor import JaggedTensor
+
+    mch = mch_module(np.sort(vocab), rows)
+    q = torch.from_numpy(queries)
+    feats = {"t": JaggedTensor(values=q, lengths=torch.tensor([q.numel()]))}
+    with torch.no_grad():
+        return q.numel() / best_time(lambda: mch.remap(feats), repeats)
+
+
+def mc_ebc_overheads(vocab: np.ndarray, rows: int, dim: int, batch: int, per_row: int, repeats: int) -> dict:
+    from torchrec.modules.embedding_configs import EmbeddingBagConfig
+    from torchrec.modules.embedding_modules import EmbeddingBagCollection
+    from torchrec.modules.mc_embedding_modules import ManagedCollisionEmbeddingBagCollection
+    from torchrec.modules.mc_modules import ManagedCollisionCollection
+    from torchrec.sparse.jagged_tensor import KeyedJaggedTensor
+
+    from recsys_hash.integrations import make_mc_ebc
+
+    rng = np.random.default_rng(1)
+    raw = vocab[rng.integers(0, vocab.size, batch * per_row)]
+    lengths = torch.full((batch,), per_row)
+    kjt = KeyedJaggedTensor.from_lengths_sync(keys=["f"], values=torch.from_numpy(raw), lengths=lengths)
+    res = {}
+    with torch.no_grad():
+        for name in ("universal", "full"):
+            r = fit(name, vocab, rows)
+            mc = make_mc_ebc({"t": r}, dim, feature_names={"t": ["f"]}).eval()
+            pre = KeyedJaggedTensor.from_lengths_sync(
+                keys=["f"], values=torch.from_numpy(r.transform(raw)), lengths=lengths)
+            ebc = mc._embedding_module
+            t_ebc = best_time(lambda: ebc(pre), repeats)
+            t_mc = best_time(lambda: mc(kjt), repeats)
+            res[name] = {"ebc_s": t_ebc, "mc_ebc_s": t_mc, "overhead": t_mc / t_ebc - 1.0}
+        cfg = [EmbeddingBagConfig(name="t", embedding_dim=dim, num_embeddings=rows, feature_names=["f"])]
+        mch = mch_module(np.sort(vocab), rows)
+        mch_ebc = ManagedCollisionEmbeddingBagCollection(
+            EmbeddingBagCollection(tables=cfg), ManagedCollisionCollection({"t": mch}, cfg)).eval()
+        pre = KeyedJaggedTensor.from_lengths_sync(keys=["f"], values=mch.remap(
+            {"t": __import__("torchrec").JaggedTensor(values=kjt.values(), lengths=lengths)})["t"].values(),
+            lengths=lengths)
+        t_ebc = best_time(lambda: mch_ebc._embedding_module(pre), repeats)
+        t_mc = best_time(lambda: mch_ebc(kjt), repeats)
+        res["mch"] = {"ebc_s": t_ebc, "mc_ebc_s": t_mc, "overhead": t_mc / t_ebc - 1.0}
+    return res
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    ap.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
+    ap.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_remap.json"))
+    args = ap.parse_args(argv)
+    n, vocab_size, rows, batch, repeats = (
+        (200_000, 20_000, 20_000, 2048, 2) if args.quick else (10_000_000, 1_000_000, 1_000_000, 65_536, 3))
+    dim, per_row = 64, 20
+    rng = np.random.default_rng(0)
+    dense_vocab = np.arange(vocab_size, dtype=np.int64)
+    sparse_vocab = np.unique(rng.integers(0, 2**40, vocab_size))
+    dense_q = dense_vocab[rng.integers(0, dense_vocab.size, n)]
+    sparse_q = sparse_vocab[rng.integers(0, sparse_vocab.size, n)]
+    by_threads = {}
+    for t in [int(x) for x in args.threads.split(",")]:
+        torch.set_num_threads(t)
+        print(f"threads={t}: transform ...", file=sys.stderr)
+        entry = {
+            "ids_per_s": transform_rates(dense_vocab, dense_q, rows, repeats),
+            "ids_per_s_sparse": transform_rates(sparse_vocab, sparse_q, rows, repeats),
+            "mch_remap_ids_per_s_sparse": mch_rate(sparse_vocab, sparse_q, rows, repeats),
+        }
+        print(f"threads={t}: MC-EBC forward ...", file=sys.stderr)
+        entry["mc_ebc"] = mc_ebc_overheads(sparse_vocab, rows, dim, batch, per_row, repeats)
+        by_threads[str(t)] = entry
+    first = by_threads[next(iter(by_threads))]
+    result = {
+        "config": {"n": n, "vocab": vocab_size, "rows": rows, "batch": batch, "ids_per_bag": per_row, "dim": dim,
+                   "quick": args.quick, "numpy_threads": 1, "torch_threads": list(by_threads)},
+        "ids_per_s": first["ids_per_s"],
+        "ids_per_s_sparse": first["ids_per_s_sparse"],
+        "mch_ids_per_s_sparse": first["mch_remap_ids_per_s_sparse"],
+        "mc_ebc_overhead": first["mc_ebc"]["full"]["overhead"],
+        "mc_ebc_overhead_universal": first["mc_ebc"]["universal"]["overhead"],
+        "mch_overhead": first["mc_ebc"]["mch"]["overhead"],
+        "by_threads": by_threads,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    for t, e in by_threads.items():
+        print(f"\n[threads={t}] IDs/s (millions)   dense    sparse", file=sys.stderr)
+        for s in STRATEGIES:
+            print(f"  {s:18s} {e['ids_per_s'][s] / 1e6:8.1f} {e['ids_per_s_sparse'][s] / 1e6:8.1f}", file=sys.stderr)
+        print(f"  {'MCH remap':18s} {'':8s} {e['mch_remap_ids_per_s_sparse'] / 1e6:8.1f}", file=sys.stderr)
+        for k, v in e["mc_ebc"].items():
+            print(f"  MC-EBC[{k}] {v['mc_ebc_s'] * 1e3:.1f} ms vs EBC {v['ebc_s'] * 1e3:.1f} ms: "
+                  f"overhead {v['overhead']:.2f}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

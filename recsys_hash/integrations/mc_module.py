@@ -1,0 +1,200 @@
+"""`RemapperMCModule`: any fitted IdRemapper as a TorchRec `ManagedCollisionModule`.
+
+The whole raw-ID -> row mapping happens in `preprocess` (torch ops, equal to the remapper's numpy
+`transform`), `profile` and `remap` are the identity, `input_size()` is the table's row count and
+`buckets()` the number of row-wise shards, so under row-wise sharding the rows produced on the input rank
+are routed to the rank that owns them and come back as global rows (see REFERENCE.md). Multi-row
+strategies emit `rows_per_id` values per ID (lengths scaled), which SUM pooling adds up.
+
+The mapping lives in non-persistent buffers (row sharding would cut persistent ones); it is restored from
+the remapper artifact with `load_remapper_state`, never from the model's state_dict.
+
+    >>> mc = RemapperMCModule(create("universal", num_rows=1000).fit(ids))
+    >>> out = mc({"t": JaggedTensor(values=torch.tensor([7, 123456789]), lengths=torch.tensor([2]))})
+"""
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+from torchrec.modules.mc_modules import ManagedCollisionModule
+from torchrec.sparse.jagged_tensor import JaggedTensor
+
+from recsys_hash.ids.base import IdRemapper
+from recsys_hash.ids.remap_spec import RemapSpec
+from recsys_hash.integrations.torch_ops import apply_spec_torch
+
+
+@torch.fx.wrap
+def _remap_features(
+    features: Dict[str, JaggedTensor], cols: List[List[int]], dense: torch.Tensor, slot_keys: torch.Tensor,
+    slot_rows: torch.Tensor, bits: int, max_probe: int, input_hash_size: int, where: str,
+) -> Dict[str, JaggedTensor]:
+    """Raw int64 IDs of every feature -> rows; lengths (and per-value weights) scaled by rows per ID."""
+    out: Dict[str, JaggedTensor] = {}
+    k = len(cols)
+    for name, feature in features.items():
+        values = feature.values()
+        if values.dtype != torch.int64 and values.dtype != torch.int32:
+            raise ValueError(where + ": feature " + name + " has IDs of dtype " + str(values.dtype) + "; need int")
+        values = values.to(torch.int64)
+        if values.numel() > 0:
+            lo = int(values.min().item())
+            if lo < 0:
+                pos = int(torch.nonzero(values < 0).flatten()[0].item())
+                raise ValueError(
+                    where + ": feature " + name + " has negative ID " + str(lo) + " at position " + str(pos)
+                )
+            if input_hash_size > 0:
+                hi = int(values.max().item())
+                if hi >= input_hash_size:
+                    pos = int(torch.nonzero(values >= input_hash_size).flatten()[0].item())
+                    raise ValueError(
+                        where + ": feature " + name + " has ID " + str(hi) + " at position " + str(pos)
+                        + " beyond input_hash_size=" + str(input_hash_size)
+                    )
+        rows = apply_spec_torch(values, cols, dense, slot_keys, slot_rows, bits, max_probe, where)
+        weights = feature.weights_or_none()
+        if k == 1:
+            out[name] = JaggedTensor(
+                values=rows.view(-1), lengths=feature.lengths(), offsets=feature.offsets(), weights=weights,
+            )
+        else:
+            if weights is not None and weights.numel() == values.numel():
+                weights = torch.repeat_interleave(weights, k)
+            out[name] = JaggedTensor(values=rows.reshape(-1), lengths=feature.lengths() * k, weights=weights)
+    return out
+
+
+class RemapperMCModule(ManagedCollisionModule):
+    """A ManagedCollisionModule that runs a fitted IdRemapper's mapping (int64 keys only).
+
+    Args:
+        remapper: a fitted IdRemapper with `remap_spec()` (every built-in strategy), or a `RemapSpec`.
+        device: where the mapping buffers live (default CPU).
+        output_segments: row-wise shard boundaries (set by TorchRec when sharding; default [0, rows]).
+        output_id_range: the rows this (local) module owns (default all rows).
+        input_hash_size: if set, raw IDs must lie in [0, input_hash_size) (default: the remapper's).
+        name: used in error messages (e.g. the table name).
+    """
+
+    _cols: List[List[int]]
+    __jit_unused_properties__ = ["rows_per_id", "combiner"]
+
+    def __init__(
+        self, remapper: Union[IdRemapper, RemapSpec], device: Optional[torch.device] = None,
+        output_segments: Optional[List[int]] = None, output_id_range: Optional[Tuple[int, int]] = None,
+        input_hash_size: Optional[int] = None, name: str = "",
+    ) -> None:
+        spec, key_kind, ihs = _spec_of(remapper)
+        if key_kind == "str":
+            raise ValueError(
+                f"RemapperMCModule {name!r}: {spec.name} was fitted on string keys; TorchRec features carry int64 "
+                "IDs, so fit the remapper on int64 keys (e.g. string_keys_to_int) first"
+            )
+        device = device or torch.device("cpu")
+        num_rows = int(spec.num_rows)
+        output_segments = list(output_segments) if output_segments is not None else [0, num_rows]
+        super().__init__(device=device, output_segments=output_segments)
+        self._spec = spec
+        self._num_rows = num_rows
+        self._output_id_range: Tuple[int, int] = tuple(output_id_range) if output_id_range else (0, num_rows)
+        self._buckets = len(output_segments) - 1
+        ihs = input_hash_size if input_hash_size is not None else ihs
+        self._input_hash_size: int = int(ihs) if ihs is not None else -1
+        self._name = name or spec.name
+        self._where = f"RemapperMCModule[{self._name}].preprocess"
+        self._set_spec(spec)
+
+    # ------------------------------------------------------------------ mapping state
+    def _set_spec(self, spec: RemapSpec) -> None:
+        if spec.num_rows != self._num_rows:
+            raise ValueError(
+                f"RemapperMCModule {self._name!r}: the new mapping has {spec.num_rows} rows, this module {self._num_rows}"
+            )
+        self._spec = spec
+        self._cols = [c.as_ints() for c in spec.columns]
+        empty = torch.empty(0, dtype=torch.int64)
+        arrays = spec.table.arrays() if spec.table is not None else {}
+        for attr, key in (("_dense", "dense"), ("_slot_keys", "slot_keys"), ("_slot_rows", "slot_rows")):
+            arr = arrays.get(key)
+            t = torch.from_numpy(arr.copy()) if arr is not None else empty.clone()
+            self.register_buffer(attr, t.to(self._device), persistent=False)
+        self._bits: int = int(spec.table.bits) if spec.table is not None else 0
+        self._max_probe: int = int(spec.table.max_probe) if spec.table is not None else 0
+
+    def load_remapper_state(self, source: Union[IdRemapper, RemapSpec, str, Path]) -> "RemapperMCModule":
+        """Replace the mapping with a remapper's (or a saved remapper artifact's); the row count must match."""
+        if isinstance(source, (str, Path)):
+            source = IdRemapper.load(source)
+        spec, _, _ = _spec_of(source)
+        self._set_spec(spec)
+        return self
+
+    @property
+    def rows_per_id(self) -> int:
+        return len(self._cols)
+
+    @property
+    def combiner(self) -> str:
+        return self._spec.combiner
+
+    # ------------------------------------------------------------------ ManagedCollisionModule API
+    def preprocess(self, features: Dict[str, JaggedTensor]) -> Dict[str, JaggedTensor]:
+        return _remap_features(
+            features, self._cols, self._dense, self._slot_keys, self._slot_rows, self._bits, self._max_probe,
+            self._input_hash_size, self._where,
+        )
+
+    def profile(self, features: Dict[str, JaggedTensor]) -> Dict[str, JaggedTensor]:
+        return features
+
+    def remap(
+        self, features: Dict[str, JaggedTensor], mutate_miss_lengths: bool = True,
+        write_weights: Optional[torch.Tensor] = None,
+    ) -> Dict[str, JaggedTensor]:
+        return features
+
+    def forward(self, features: Dict[str, JaggedTensor], mutate_miss_lengths: bool = True) -> Dict[str, JaggedTensor]:
+        features = self.preprocess(features)
+        features = self.profile(features)
+        return self.remap(features)
+
+    def evict(self) -> Optional[torch.Tensor]:
+        return None
+
+    def output_size(self) -> int:
+        return self._output_id_range[1] - self._output_id_range[0]
+
+    def input_size(self) -> int:
+        return self._num_rows
+
+    def buckets(self) -> int:
+        return self._buckets
+
+    def open_slots(self) -> torch.Tensor:
+        return torch.zeros(1, dtype=torch.int64, device=self._device)
+
+    def validate_state(self) -> None:
+        start, end = self._output_id_range
+        segs = self._output_segments_tensor
+        if not (bool((segs == start).any()) and bool((segs == end).any())):
+            raise ValueError(f"RemapperMCModule {self._name!r}: rows [{start}, {end}) do not match segments {segs}")
+
+    def rebuild_with_output_id_range(
+        self, output_id_range: Tuple[int, int], output_segments: List[int], device: Optional[torch.device] = None,
+    ) -> "RemapperMCModule":
+        return type(self)(
+            self._spec, device=device or self._device, output_segments=output_segments,
+            output_id_range=output_id_range, input_hash_size=self._input_hash_size if self._input_hash_size > 0 else None,
+            name=self._name,
+        )
+
+
+def _spec_of(source: Union[IdRemapper, RemapSpec]) -> Tuple[RemapSpec, Optional[str], Optional[int]]:
+    if isinstance(source, RemapSpec):
+        return source, "int", None
+    if not isinstance(source, IdRemapper):
+        raise TypeError(f"RemapperMCModule needs an IdRemapper or RemapSpec, got {type(source).__name__}")
+    if not hasattr(source, "remap_spec"):
+        raise TypeError(f"strategy {source.name!r} has no remap_spec(); it cannot run inside TorchRec yet")
+    return source.remap_spec(), source.key_kind_, source.input_hash_size

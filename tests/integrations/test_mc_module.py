@@ -1,0 +1,107 @@
+"""RemapperMCModule: torch preprocess equals the numpy transform exactly, scripts, rejects bad input."""
+import numpy as np
+import pytest
+import torch
+from torchrec.sparse.jagged_tensor import JaggedTensor
+
+from recsys_hash.ids import create
+from recsys_hash.ids import hashing
+from recsys_hash.integrations import RemapperMCModule
+from recsys_hash.integrations import torch_ops
+
+MINE = ["modulo", "universal", "xxhash", "double", "qr", "full", "frequency", "double_frequency"]
+
+
+def _fit(name, keys, seed=3, **kw):
+    if name == "full":
+        return create(name, oov="hash", oov_buckets=7, seed=seed, **kw).fit(keys)
+    return create(name, num_rows=1000, seed=seed, **kw).fit(keys)
+
+
+def _jt(values, lengths=None):
+    values = torch.as_tensor(values, dtype=torch.int64)
+    lengths = torch.tensor([values.numel()]) if lengths is None else torch.tensor(lengths)
+    return {"t": JaggedTensor(values=values, lengths=lengths)}
+
+
+def test_inlined_constants_match_numpy_ones():
+    s = torch_ops._signed
+    assert s(hashing.P1) == -7046029288634856825 and s(hashing.P2) == -4417276706812531889
+    assert s(hashing.P3) == 1609587929392839161 and s(hashing.P4) == -8796714831421723037
+    assert s(hashing.P5) == 2870177450012600261 and s(0x9E3779B97F4A7C15) == -7046029254386353131
+
+
+@pytest.mark.parametrize("name", MINE)
+@pytest.mark.parametrize("dense", [True, False])
+def test_preprocess_equals_numpy_transform(name, dense):
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 3000 if dense else 2**40, 2000)
+    r = _fit(name, keys)
+    queries = np.concatenate([keys[:700], rng.integers(0, 2**62, 300), [0, 2**63 - 1]])
+    mc = RemapperMCModule(r, name="t")
+    out = mc(_jt(queries, [500, 0, 502]))["t"]
+    np.testing.assert_array_equal(out.values().numpy(), r.transform(queries).reshape(-1))
+    assert out.lengths().tolist() == [500 * r.rows_per_id, 0, 502 * r.rows_per_id]
+    scripted = torch.jit.script(mc)
+    np.testing.assert_array_equal(scripted(_jt(queries))["t"].values().numpy(), r.transform(queries).reshape(-1))
+
+
+def test_torch_kernels_equal_numpy_kernels():
+    keys = torch.from_numpy(np.random.default_rng(1).integers(0, 2**63 - 1, 5000, dtype=np.int64))
+    for seed in (0, 2**63 + 1):
+        np.testing.assert_array_equal(
+            torch_ops.xxh64_int_torch(keys, torch_ops._signed(seed)).numpy().view(np.uint64),
+            hashing.xxh64_int(keys.numpy(), seed),
+        )
+    for m in (1, 13, 2**61):
+        h = torch_ops.xxh64_int_torch(keys, 5)
+        np.testing.assert_array_equal(torch_ops.umod(h, m).numpy(), h.numpy().view(np.uint64) % np.uint64(m))
+    a, b = hashing.universal_params(2, 1)[0]
+    np.testing.assert_array_equal(torch_ops.universal_torch(keys, a, b, 997).numpy(),
+                                  hashing.universal_hash(keys.numpy(), a, b, 997))
+
+
+def test_bad_ids_raise_in_preprocess():
+    r = create("full").fit(np.arange(10))
+    mc = RemapperMCModule(r, name="user", input_hash_size=100)
+    with pytest.raises(ValueError, match="feature t has negative ID -4 at position 1"):
+        mc(_jt([1, -4]))
+    with pytest.raises(ValueError, match="ID 100 at position 2 beyond input_hash_size=100"):
+        mc(_jt([1, 2, 100]))
+    with pytest.raises(ValueError, match=r"unseen ID 42 at position 1 \(oov='error'\)"):
+        mc(_jt([1, 42]))
+    with pytest.raises(ValueError, match="has IDs of dtype torch.float32"):
+        mc({"t": JaggedTensor(values=torch.tensor([1.0]), lengths=torch.tensor([1]))})
+    assert mc(_jt([], [0, 0]))["t"].values().numel() == 0
+
+
+def test_string_keyed_remapper_rejected():
+    r = create("full").fit(np.array(["a", "b"], dtype=object))
+    with pytest.raises(ValueError, match="fitted on string keys"):
+        RemapperMCModule(r)
+
+
+def test_sharding_hooks_and_rebuild():
+    r = create("universal", num_rows=10).fit(np.arange(5))
+    mc = RemapperMCModule(r)
+    assert (mc.input_size(), mc.output_size(), mc.buckets()) == (10, 10, 1)
+    local = mc.rebuild_with_output_id_range((5, 10), [0, 5, 10])
+    assert (local.input_size(), local.output_size(), local.buckets()) == (10, 5, 2)
+    local.validate_state()
+    q = torch.arange(100)
+    assert torch.equal(local(_jt(q))["t"].values(), mc(_jt(q))["t"].values())   # preprocess keeps global rows
+    assert "_dense" not in mc.state_dict() and mc.evict() is None
+
+
+def test_load_remapper_state_restores_mapping(tmp_path):
+    keys = np.random.default_rng(2).integers(0, 2**40, 300)
+    r = create("frequency", num_rows=50, seed=1).fit(keys)
+    path = r.save(tmp_path / "f.safetensors")
+    other = create("frequency", num_rows=50, seed=9).fit(keys[::-1][:100])
+    mc = RemapperMCModule(other)
+    q = torch.from_numpy(keys)
+    assert not torch.equal(mc(_jt(q))["t"].values(), torch.from_numpy(r.transform(keys)))
+    mc.load_remapper_state(path)
+    assert torch.equal(mc(_jt(q))["t"].values(), torch.from_numpy(r.transform(keys)))
+    with pytest.raises(ValueError, match="new mapping has 20 rows, this module 50"):
+        mc.load_remapper_state(create("modulo", num_rows=20).fit(keys))
