@@ -4,6 +4,7 @@ The data itself is never committed; `registry.json` is metadata read by `recsys-
 and by `recsys_hash.data.paths.dataset_dir`. Each entry: name, kind (interactions|ctr|sequences|er|sample),
 folder (relative to RECSYS_HASH_DATA), format, loader, source, licence, note, expected (counts), files
 (name -> {sha256, bytes, required, source}).
+`python -m datasets.refresh --data-dir DIR` rebuilds sha256/bytes from a data folder (see datasets/refresh.py).
 """
 from __future__ import annotations
 

@@ -16,6 +16,8 @@ from recsys_hash.data.ctr import (
     take_ctr,
 )
 from recsys_hash.data.er import load_er, read_febrl, read_magellan
+from recsys_hash.data.ffm import XLEARN_CRITEO_BAGS, read_libffm
+from recsys_hash.data.history import history_samples, take_seqctr
 from recsys_hash.data.interactions import (
     load_interactions,
     load_lastfm,
@@ -25,8 +27,18 @@ from recsys_hash.data.interactions import (
     read_lightgcn_file,
 )
 from recsys_hash.data.paths import data_root, dataset_dir
+from recsys_hash.data.seqctr import (
+    SEQCTR_FILES,
+    load_seqctr_sample,
+    read_din,
+    read_dmr,
+    read_event_log,
+    read_mind_train,
+    read_mind_valid,
+    rechub_samples,
+)
 from recsys_hash.data.sequences import load_beauty, read_item_attributes, read_sequences
-from recsys_hash.data.types import CTRFrame, ERTables, InteractionDataset, Interactions, Sequences
+from recsys_hash.data.types import CTRFrame, ERTables, InteractionDataset, Interactions, SequenceCTRFrame, Sequences
 
 __all__ = [
     "CTRFrame", "ERTables", "InteractionDataset", "Interactions", "Sequences", "FRAPPE_FIELDS",
@@ -34,4 +46,7 @@ __all__ = [
     "load_beauty", "load_er", "load_frappe", "load_interactions", "load_lastfm", "load_lastfm_trust",
     "load_lightgcn_folder", "load_ml100k", "read_avazu", "read_criteo", "read_febrl", "read_item_attributes",
     "read_libfm", "read_lightgcn_file", "read_magellan", "read_sequences", "split_ctr", "take_ctr", "verify_dataset",
+    # sequence-CTR samples and libffm
+    "SEQCTR_FILES", "SequenceCTRFrame", "XLEARN_CRITEO_BAGS", "history_samples", "load_seqctr_sample", "read_din",
+    "read_dmr", "read_event_log", "read_libffm", "read_mind_train", "read_mind_valid", "rechub_samples", "take_seqctr",
 ]

@@ -98,9 +98,20 @@ def dataset_stats(name: str, dataset_path: PathLike | None = None) -> dict[str, 
     folder = dataset_dir(name, dataset_path)
     if entry["loader"] in ("read_criteo", "load_avazu_sample"):
         from recsys_hash.data.ctr import read_avazu, read_criteo
+        from recsys_hash.data.ffm import XLEARN_CRITEO_BAGS, read_libffm
 
-        reader = read_criteo if entry["loader"] == "read_criteo" else read_avazu
+        def reader(path: Path, name: str) -> Any:
+            if path.suffix == ".ffm":
+                return read_libffm(path, name=name, multi_valued=XLEARN_CRITEO_BAGS)
+            return (read_criteo if entry["loader"] == "read_criteo" else read_avazu)(path, name=name)
+
         rows = {f: len(reader(folder / f, name=f"{name}/{f}")) for f in sorted(entry["expected"].get("rows", {}))
+                if (folder / f).is_file()}
+        return {"name": name, "rows": rows}
+    if entry["loader"] == "load_seqctr_sample":
+        from recsys_hash.data.seqctr import seqctr_rows
+
+        rows = {f: seqctr_rows(f, folder, name) for f in sorted(entry["expected"].get("rows", {}))
                 if (folder / f).is_file()}
         return {"name": name, "rows": rows}
     return {"name": name, "files": {f: (folder / f).stat().st_size for f in entry["files"] if (folder / f).is_file()}}

@@ -91,6 +91,45 @@ class CTRFrame:
 
 
 @dataclass(frozen=True)
+class SequenceCTRFrame:
+    """CTR rows that each carry behaviour histories, stored jagged (input of DIN / SDIM / DARE models).
+
+    frame: CTRFrame of n rows (target, user and context fields; dense; labels [n]).
+    history: name -> (offsets int64 [n+1], values int64 [offsets[-1]]); row i's history is
+    values[offsets[i]:offsets[i+1]], oldest first. Parallel histories (items, their categories) share offsets.
+    """
+
+    frame: CTRFrame
+    history: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        n = len(self.frame)
+        for key, (offsets, values) in self.history.items():
+            if offsets.shape != (n + 1,) or offsets[0] != 0 or (np.diff(offsets) < 0).any():
+                raise ValueError(f"SequenceCTRFrame {self.name!r}: history {key!r} offsets must be non-decreasing, start "
+                                 f"at 0 and have shape ({n + 1},), got shape {offsets.shape}")
+            if values.shape != (int(offsets[-1]),):
+                raise ValueError(f"SequenceCTRFrame {self.name!r}: history {key!r} has {values.shape[0]} values, "
+                                 f"offsets say {int(offsets[-1])}")
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.frame.labels
+
+    def lengths(self, key: str) -> np.ndarray:
+        """History lengths of `key`: int64 [n]."""
+        return np.diff(self.history[key][0])
+
+    def sequence(self, key: str, i: int) -> np.ndarray:
+        offsets, values = self.history[key]
+        return values[offsets[i] : offsets[i + 1]]
+
+
+@dataclass(frozen=True)
 class Sequences:
     """Per-user behaviour sequences in time order, stored jagged.
 
