@@ -1,0 +1,74 @@
+"""run_recall: the split protocol, tuning grid, JSON keys, popularity floor."""
+import numpy as np
+import pytest
+
+from recsys_hash.data.types import InteractionDataset
+from recsys_hash.models import TrainConfig, make_split, run_recall
+
+KEYS = {"recall@20", "ndcg@20", "rows_user", "rows_item", "full_rows", "params", "train_s", "eval_s"}
+
+
+def test_make_split_carves_or_uses_validation(planted):
+    s = make_split(planted, 0.25, seed=3)
+    assert "carved: 25%" in s.valid_source and s.known is planted.train
+    assert len(s.fit) + len(s.valid) == len(planted.train)
+    with_valid = InteractionDataset("v", planted.train, planted.test, valid=s.valid)
+    s2 = make_split(with_valid)
+    assert s2.valid_source == "dataset validation split" and len(s2.known) == len(planted.train) + len(s.valid)
+
+
+def test_run_recall_tunes_and_reports(planted):
+    cfg = TrainConfig(epochs=6, batch_size=256, progress=False)
+    out = run_recall(planted, model="mf", strategy="modulo", budget=0.25, seed=1, dim=8, ks="5,20",
+                     lrs=(1e-3, 2e-2), regs=(0.0,), config=cfg)
+    assert KEYS <= set(out) and {"recall@5", "ndcg@5"} <= set(out)
+    assert out["rows_user"] == 30 and out["rows_item"] == 20 and out["full_rows"] == 200
+    assert out["params"] == (30 + 20) * 8
+    assert len(out["trials"]) == 2
+    best = max(out["trials"], key=lambda t: t["valid_recall@20"])
+    assert out["lr"] == best["lr"] and out["valid_recall"] == best["valid_recall@20"]
+
+
+def test_full_strategy_uses_every_row_and_beats_popular(planted):
+    cfg = TrainConfig(epochs=25, batch_size=256, progress=False, patience=25)
+    full = run_recall(planted, strategy="full", dim=16, ks=[10], lrs=(0.02,), regs=(0.0,), config=cfg)
+    pop = run_recall(planted, model="popular", ks=[10])
+    assert full["rows_user"] == planted.n_users and full["rows_item"] == planted.n_items
+    assert pop["params"] == 0 and KEYS <= set(pop)
+    assert full["recall@10"] > pop["recall@10"] + 0.1
+
+
+def test_run_recall_bad_model(planted):
+    with pytest.raises(ValueError, match="model must be one of"):
+        run_recall(planted, model="neumf")
+    with pytest.raises(ValueError, match="outside"):
+        run_recall(planted, strategy="modulo", budget=1.5, config=TrainConfig(epochs=1, progress=False))
+
+
+@pytest.mark.parametrize("strategy", ["full", "modulo", "graphhash"])
+def test_cold_users_and_unseen_items_are_evaluated(planted, strategy):
+    # user 0 and item 1 never occur in training but do in test: defined behaviour is to rank them anyway
+    tr = planted.train.subset((planted.train.user != 0) & (planted.train.item != 1), name="tr")
+    extra = np.array([[0, 5], [3, 1]])
+    te_u = np.concatenate([planted.test.user, extra[:, 0]])
+    te_i = np.concatenate([planted.test.item, extra[:, 1]])
+    from recsys_hash.data.types import Interactions
+
+    te = Interactions(te_u, te_i, planted.n_users, planted.n_items, name="te")
+    data = InteractionDataset("cold", tr, te)
+    out = run_recall(data, strategy=strategy, budget=0.5, dim=8, ks=[10],
+                     config=TrainConfig(epochs=2, batch_size=256, progress=False))
+    assert out["n_cold_users"] == 1 and out["n_unseen_test_items"] == 1
+    assert out["n_users_evaluated"] == len(np.unique(te_u))
+
+
+def test_tuning_grid_checkpoints_one_file_per_grid_point(planted, tmp_path):
+    ckpt = tmp_path / "run.safetensors"
+    cfg = TrainConfig(epochs=2, batch_size=256, progress=False, checkpoint=str(ckpt))
+    first = run_recall(planted, strategy="modulo", budget=0.5, dim=4, lrs=(0.01, 0.02), regs=(0.0,), config=cfg)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.lr0.01-reg0.safetensors", "run.lr0.02-reg0.safetensors"]
+    from dataclasses import replace
+
+    again = run_recall(planted, strategy="modulo", budget=0.5, dim=4, lrs=(0.01, 0.02), regs=(0.0,),
+                       config=replace(cfg, resume=True))
+    assert again["recall@20"] == first["recall@20"] and again["trials"][0]["best_epoch"] == first["trials"][0]["best_epoch"]
