@@ -60,13 +60,24 @@ def _cell(row: dict[str, Any], key: str, fmt: Any) -> str:
     return text
 
 
+#: Columns that fit a terminal; the Markdown report and JSON carry every column.
+_TERMINAL = ("strategy", "budget", "rows_user", "rows_item", "param_bytes", "compression_ratio",
+             "item_ids_per_row_max", "item_weighted_collision_rate")
+
+
 def render_table(result: AuditResult, console: Any) -> None:
     from rich.table import Table
 
     table = Table(title=f"Compression audit: {result.dataset} ({result.task})", show_lines=False)
-    cols = _columns(result)
-    for _, title, _ in cols:
-        table.add_column(title, justify="left" if title == "strategy" else "right")
+    cols = [c for c in _columns(result) if c[0] in _TERMINAL or c[0].startswith(("recall@", "ndcg@", "auc", "logloss"))]
+    short = {"interactions on shared item rows": "shared item rows", "item ids/row (max)": "max ids/row",
+             "compression": "ratio"}
+    cols = [(k, short.get(t, t), f) for k, t, f in cols]
+    for key, title, _ in cols:
+        if key == "strategy":
+            table.add_column(title, justify="left", no_wrap=True, min_width=16)
+        else:
+            table.add_column(title, justify="right", overflow="fold")
     for row in result.rows:
         table.add_row(*[_cell(row, k, f) for k, _, f in cols])
     console.print(table)

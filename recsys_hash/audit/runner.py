@@ -14,7 +14,6 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from recsys_hash.audit.memory import dtype_bytes, mapping_bytes, table_bytes
-from recsys_hash.ids.budget import rows_for_budget
 from recsys_hash.ids.registry import get_strategy
 from recsys_hash.ids.stats import collision_stats
 
@@ -105,11 +104,8 @@ def run_audit(evaluator: Any, config: AuditConfig, progress: Optional[Callable[[
 
 def _audit_one(evaluator: Any, config: AuditConfig, strategy: str, budget: float, seed: int,
                vocab: dict[str, int], full_bytes: int) -> dict[str, Any]:
-    klass = get_strategy(strategy)
-    rows = {side: (n if strategy == REFERENCE else rows_for_budget(budget, n, f"{strategy} {side} budget"))
-            for side, n in vocab.items()}
     t0 = time.perf_counter()
-    tables = klass.fit_sides(evaluator.fit_data(), rows=rows, seed=seed)
+    tables = evaluator.fit_tables(strategy, budget, seed)
     fit_s = time.perf_counter() - t0
     row: dict[str, Any] = {"strategy": strategy, "budget": budget, "seed": seed, "fit_s": fit_s}
     param_bytes = 0

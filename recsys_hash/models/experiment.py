@@ -68,8 +68,11 @@ def run_recall(data: InteractionDataset, model: str = "mf", strategy: str = "ful
                seed: int = 0, dim: int = 64, layers: int = 3, ks: Sequence[int] | str = (20,),
                lrs: Sequence[float] = (5e-3,), regs: Sequence[float] = (1e-4,), config: Optional[TrainConfig] = None,
                valid_fraction: float = 0.1, strategy_params: Optional[dict] = None,
-               split: Optional[Split] = None) -> dict[str, Any]:
-    """Train and test one (model, strategy, budget, seed); returns the JSON-ready result (see CLI docs)."""
+               split: Optional[Split] = None, remappers: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """Train and test one (model, strategy, budget, seed); returns the JSON-ready result (see CLI docs).
+
+    `remappers` (side -> fitted IdRemapper) skips fitting: the audit fits and measures them itself.
+    """
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     ks = parse_ks(ks)
@@ -86,7 +89,8 @@ def run_recall(data: InteractionDataset, model: str = "mf", strategy: str = "ful
                    eval_s=res.eval_s, **res.metrics, **_counts(res))
         return out
     t0 = time.perf_counter()
-    remappers = fit_strategy(strategy, split.fit, budget, seed, **(strategy_params or {}))
+    if remappers is None:
+        remappers = fit_strategy(strategy, split.fit, budget, seed, **(strategy_params or {}))
     fit_s = time.perf_counter() - t0
     best: Optional[tuple] = None
     trials = []
