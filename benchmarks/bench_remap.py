@@ -2,9 +2,9 @@
 
     python benchmarks/bench_remap.py [--quick] [--threads 1,2] [--json]
 
-Measures, in one process: `transform` IDs/s for every hashing/lookup strategy on dense (0..V) and sparse
+Measures, in one process (each figure the median of --repeats runs after a warm-up): `transform` IDs/s for every hashing/lookup strategy on dense (0..V) and sparse
 (random 40-bit) raw keys; TorchRec MCH remap IDs/s; forward time of an MC-EBC (our RemapperMCModule and
-MCH) over an EBC fed pre-remapped IDs. numpy transforms are single-threaded whatever --threads says;
+MCH) over an EBC fed pre-remapped IDs, the two timed alternately (at least 5 pairs). numpy transforms are single-threaded whatever --threads says;
 --threads sets torch's intra-op threads. Writes benchmarks/results/bench_remap.json.
 """
 from __future__ import annotations
@@ -21,14 +21,27 @@ import torch
 STRATEGIES = ["modulo", "universal", "xxhash", "double", "qr", "full", "frequency", "double_frequency"]
 
 
-def best_time(fn, repeats: int) -> float:
-    fn()                                                       # warm-up: page faults, lazy init
+def median_time(fn, repeats: int) -> float:
+    """Median wall time of `repeats` calls after one warm-up (page faults, lazy init, numba compile)."""
+    fn()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return min(times)
+    return float(np.median(times))
+
+
+def paired_median_times(fa, fb, repeats: int) -> tuple[float, float]:
+    """Median times of two functions called alternately, so load drift on a shared machine hits both alike."""
+    fa(), fb()
+    ta, tb = [], []
+    for _ in range(repeats):
+        for fn, acc in ((fa, ta), (fb, tb)):
+            t = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - t)
+    return float(np.median(ta)), float(np.median(tb))
 
 
 def fit(name: str, vocab: np.ndarray, rows: int):
@@ -55,7 +68,7 @@ def transform_rates(vocab: np.ndarray, queries: np.ndarray, rows: int, repeats: 
     out = {}
     for name in STRATEGIES:
         r = fit(name, vocab, rows)
-        out[name] = queries.size / best_time(lambda: r.transform(queries), repeats)
+        out[name] = queries.size / median_time(lambda: r.transform(queries), repeats)
     return out
 
 
@@ -66,7 +79,7 @@ def mch_rate(vocab: np.ndarray, queries: np.ndarray, rows: int, repeats: int) ->
     q = torch.from_numpy(queries)
     feats = {"t": JaggedTensor(values=q, lengths=torch.tensor([q.numel()]))}
     with torch.no_grad():
-        return q.numel() / best_time(lambda: mch.remap(feats), repeats)
+        return q.numel() / median_time(lambda: mch.remap(feats), repeats)
 
 
 def mc_ebc_overheads(vocab: np.ndarray, rows: int, dim: int, batch: int, per_row: int, repeats: int) -> dict:
@@ -90,8 +103,7 @@ def mc_ebc_overheads(vocab: np.ndarray, rows: int, dim: int, batch: int, per_row
             pre = KeyedJaggedTensor.from_lengths_sync(
                 keys=["f"], values=torch.from_numpy(r.transform(raw)), lengths=lengths)
             ebc = mc._embedding_module
-            t_ebc = best_time(lambda: ebc(pre), repeats)
-            t_mc = best_time(lambda: mc(kjt), repeats)
+            t_ebc, t_mc = paired_median_times(lambda: ebc(pre), lambda: mc(kjt), repeats)
             res[name] = {"ebc_s": t_ebc, "mc_ebc_s": t_mc, "overhead": t_mc / t_ebc - 1.0}
         cfg = [EmbeddingBagConfig(name="t", embedding_dim=dim, num_embeddings=rows, feature_names=["f"])]
         mch = mch_module(np.sort(vocab), rows)
@@ -100,8 +112,7 @@ def mc_ebc_overheads(vocab: np.ndarray, rows: int, dim: int, batch: int, per_row
         pre = KeyedJaggedTensor.from_lengths_sync(keys=["f"], values=mch.remap(
             {"t": __import__("torchrec").JaggedTensor(values=kjt.values(), lengths=lengths)})["t"].values(),
             lengths=lengths)
-        t_ebc = best_time(lambda: mch_ebc._embedding_module(pre), repeats)
-        t_mc = best_time(lambda: mch_ebc(kjt), repeats)
+        t_ebc, t_mc = paired_median_times(lambda: mch_ebc._embedding_module(pre), lambda: mch_ebc(kjt), repeats)
         res["mch"] = {"ebc_s": t_ebc, "mc_ebc_s": t_mc, "overhead": t_mc / t_ebc - 1.0}
     return res
 
@@ -110,11 +121,13 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     ap.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
+    ap.add_argument("--repeats", type=int, default=None, help="timed runs per figure (default 3; quick 2)")
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_remap.json"))
     args = ap.parse_args(argv)
     n, vocab_size, rows, batch, repeats = (
         (200_000, 20_000, 20_000, 2048, 2) if args.quick else (10_000_000, 1_000_000, 1_000_000, 65_536, 3))
+    repeats = args.repeats or repeats
     dim, per_row = 64, 20
     rng = np.random.default_rng(0)
     dense_vocab = np.arange(vocab_size, dtype=np.int64)
@@ -131,7 +144,7 @@ def main(argv=None) -> dict:
             "mch_remap_ids_per_s_sparse": mch_rate(sparse_vocab, sparse_q, rows, repeats),
         }
         print(f"threads={t}: MC-EBC forward ...", file=sys.stderr)
-        entry["mc_ebc"] = mc_ebc_overheads(sparse_vocab, rows, dim, batch, per_row, repeats)
+        entry["mc_ebc"] = mc_ebc_overheads(sparse_vocab, rows, dim, batch, per_row, max(repeats, 5))
         by_threads[str(t)] = entry
     first = by_threads[next(iter(by_threads))]
     result = {

@@ -2,7 +2,9 @@
 
 Every built-in strategy compiles to a `RemapSpec`; `apply_spec` evaluates it in numpy and
 `recsys_hash.integrations.torch_ops.apply_spec_torch` evaluates the *same* spec with torch ops inside the
-TorchRec module, so both paths agree exactly. Column j of the output ([n, k] rows) is:
+TorchRec module when scripted or on GPU (in eager CPU mode the module calls `apply_columns` itself), so
+both paths agree exactly. A lookup column over a dense key range is precomputed into `fused_dense()`
+(one `take` per ID, see there). Column j of the output ([n, k] rows) is:
 
     row_j = table[key]                      if column.lookup and key is in the table
           = hash_j(key) + column.offset     otherwise (family below; "error" raises for a miss)
@@ -25,10 +27,11 @@ import numpy as np
 from recsys_hash.errors import InvalidIdError
 from recsys_hash.ids.base import IdRemapper
 from recsys_hash.ids.hashing import string_keys_to_int, universal_hash, xxh64_int
-from recsys_hash.ids.keytable import KeyTable
+from recsys_hash.ids.keytable import DENSE_FACTOR, EMPTY, KeyTable
 from recsys_hash.ids.validate import STR_KEYS, key_kind
 
 FAMILIES = ("error", "const", "mod", "universal", "xxhash", "quotient")
+FUSE_MAX = 1 << 26   # largest key range whose final rows are precomputed (512 MiB per lookup column)
 
 
 class Column(NamedTuple):
@@ -46,6 +49,12 @@ class Column(NamedTuple):
         a = self.a - (1 << 64) if self.a >= (1 << 63) else self.a
         return [int(self.lookup), FAMILIES.index(self.family), a, self.b, self.mod, self.offset]
 
+    @classmethod
+    def from_ints(cls, ints: list[int]) -> "Column":
+        """Inverse of `as_ints`."""
+        lookup, family, a, b, mod, offset = (int(v) for v in ints)
+        return cls(FAMILIES[family], mod=mod, offset=offset, a=a + (1 << 64) if a < 0 else a, b=b, lookup=bool(lookup))
+
 
 @dataclass
 class RemapSpec:
@@ -57,6 +66,8 @@ class RemapSpec:
     combiner: str = "sum"
     name: str = ""
     notes: dict = field(default_factory=dict)
+    dense_keys: int = 0
+    _fused: Optional[np.ndarray] = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for c in self.columns:
@@ -70,6 +81,44 @@ class RemapSpec:
     @property
     def rows_per_id(self) -> int:
         return len(self.columns)
+
+    def fused_dense(self) -> Optional[np.ndarray]:
+        """Final rows int64 [num_lookup_columns, R + 1] of every key below R, per lookup column (cached).
+
+        R covers the table's keys and `dense_keys` (the fitted key range, set by `SpecRemapper`). Row j holds,
+        for key x < R, the table row if x is in the table, else column j's hash rule, precomputed, so a lookup
+        column costs one `take(mode="clip")`; -1 remains only at index R (keys >= R, which are never in the
+        table: their rule is applied on the fly) and for misses of "error" columns. None without a lookup
+        column or when neither the table nor `dense_keys` is dense.
+        """
+        lookups = [c for c in self.columns if c.lookup]
+        if self._fused is not None or not lookups:
+            return self._fused
+        table_dense = self.table.dense if self.table.dense is not None else None
+        if table_dense is not None:
+            top = table_dense.size - 1
+        elif self.dense_keys > 0 and self.table.slots is not None:
+            stored = self.table.slots[:, 0]
+            top = max(int(stored.max()) + 1, self.dense_keys)
+        else:
+            return None
+        top = max(top, self.dense_keys)
+        if top > FUSE_MAX:
+            return None
+        if table_dense is not None and top == table_dense.size - 1 and [c.family for c in lookups] == ["error"]:
+            self._fused = table_dense[None, :]          # the dense table already is the answer: no copy
+            return self._fused
+        inner = np.arange(top, dtype=np.int64)
+        base = table_dense[:top] if table_dense is not None and top <= table_dense.size - 1 else self.table.lookup(inner)
+        fused = np.empty((len(lookups), top + 1), dtype=np.int64)
+        fused[:, -1] = EMPTY
+        for j, col in enumerate(lookups):
+            if col.family == "error":
+                fused[j, :-1] = base
+            else:
+                np.copyto(fused[j, :-1], np.where(base >= 0, base, hash_column(inner, col)))
+        self._fused = fused
+        return self._fused
 
 
 def hash_column(keys: np.ndarray, col: Column) -> np.ndarray:
@@ -94,23 +143,44 @@ def hash_column(keys: np.ndarray, col: Column) -> np.ndarray:
 
 def apply_spec(spec: RemapSpec, keys: np.ndarray, where: str = "transform") -> np.ndarray:
     """Non-negative int64 keys [n] -> int64 rows [n] (one column) or [n, k]."""
-    found = spec.table.lookup(keys) if any(c.lookup for c in spec.columns) else None
+    return apply_columns(keys, spec.columns, spec.table, spec.fused_dense(), f"{spec.name}.{where}")
+
+
+def apply_columns(
+    keys: np.ndarray, columns: list[Column], table: Optional[KeyTable], fused: Optional[np.ndarray], where: str,
+) -> np.ndarray:
+    """`apply_spec` on a spec's parts: keys int64 [n] -> rows [n] or [n, k]; `fused` = `RemapSpec.fused_dense()`.
+
+    With `fused`, lookup column j is one `take` from fused[j]; otherwise the key table is probed once for all
+    lookup columns. Shared by `transform` and the TorchRec module's eager CPU path (zero-copy views of its buffers).
+    """
+    if keys.size == 0:
+        return np.zeros((0,) if len(columns) == 1 else (0, len(columns)), dtype=np.int64)
+    found = None
+    if fused is None and any(c.lookup for c in columns):
+        found = table.lookup(keys)
     cols = []
-    for col in spec.columns:
+    j = 0
+    for col in columns:
         if not col.lookup:
             cols.append(hash_column(keys, col))
             continue
-        miss = found < 0
-        if not miss.any():
-            cols.append(found)
+        if fused is not None:
+            rows = np.take(fused[j], keys, mode="clip")
+            j += 1
+        else:
+            rows = found
+        if rows.min() >= 0:                                   # one pass, no mask: the usual case
+            cols.append(rows)
             continue
+        miss = rows < 0
         if col.family == "error":
             pos = int(np.argmax(miss))
             raise InvalidIdError(
-                f"{spec.name}.{where}: unseen ID {int(keys[pos])} at position {pos} (oov='error'); "
+                f"{where}: unseen ID {int(keys[pos])} at position {pos} (oov='error'); "
                 f"fit on it or choose another OOV policy"
             )
-        rows = found.copy()
+        rows = rows.copy() if rows is found else rows
         idx = np.flatnonzero(miss)
         rows[idx] = hash_column(keys[idx], col)
         cols.append(rows)
@@ -178,10 +248,20 @@ class SpecRemapper(IdRemapper):
         if keys is not None and rows.size and (rows.min() < 0 or rows.max() >= self.num_rows_):
             raise ValueError(f"table rows fall outside [0, {self.num_rows_})")
         self.table_keys_, self.table_rows_ = keys, rows
-        self.spec_ = self._build_spec(keys, rows)
+        self.spec_ = self._compile_spec(keys, rows)
 
     def _finish(self, keys: Optional[np.ndarray] = None, rows: Optional[np.ndarray] = None) -> None:
         """Record the exact table (if any) and compile the spec; called at the end of `_fit`."""
         self.table_keys_ = None if keys is None else np.ascontiguousarray(keys, dtype=np.int64)
         self.table_rows_ = None if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
-        self.spec_ = self._build_spec(self.table_keys_, self.table_rows_)
+        self.spec_ = self._compile_spec(self.table_keys_, self.table_rows_)
+
+    def _compile_spec(self, keys: Optional[np.ndarray], rows: Optional[np.ndarray]) -> RemapSpec:
+        """`_build_spec`, plus the fitted key range when it is dense (lookups then cost one `take`, see fused_dense)."""
+        spec = self._build_spec(keys, rows)
+        fit = getattr(self, "fit_keys_", None)
+        if spec is not None and fit is not None and fit.size and fit.dtype.kind in "iu":
+            top = int(fit.max()) + 1
+            if top <= DENSE_FACTOR * fit.size:
+                spec.dense_keys = top
+        return spec

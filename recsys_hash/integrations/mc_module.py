@@ -1,12 +1,14 @@
 """`RemapperMCModule`: any fitted IdRemapper as a TorchRec `ManagedCollisionModule`.
 
-The whole raw-ID -> row mapping happens in `preprocess` (torch ops, equal to the remapper's numpy
-`transform`), `profile` and `remap` are the identity, `input_size()` is the table's row count and
+The whole raw-ID -> row mapping happens in `preprocess`: in eager mode on CPU it runs the remapper's own
+numpy kernels on zero-copy views (the same code as `transform`, so equal by construction and as fast);
+scripted or on GPU it runs their torch twins (`torch_ops`, tested equal). `profile and `remap` are the identity, `input_size()` is the table's row count and
 `buckets()` the number of row-wise shards, so under row-wise sharding the rows produced on the input rank
 are routed to the rank that owns them and come back as global rows (see REFERENCE.md). Multi-row
 strategies emit `rows_per_id` values per ID (lengths scaled), which SUM pooling adds up.
 
-The mapping lives in non-persistent buffers (row sharding would cut persistent ones); it is restored from
+The mapping lives in non-persistent buffers that share memory with the remapper's spec (row sharding would
+cut persistent ones); `remapper` and `table_name` let audits name each table's strategy. It is restored from
 the remapper artifact with `load_remapper_state`, never from the model's state_dict.
 
     >>> mc = RemapperMCModule(create("universal", num_rows=1000).fit(ids))
@@ -21,15 +23,19 @@ from torchrec.sparse.jagged_tensor import JaggedTensor
 
 from recsys_hash.ids.base import IdRemapper
 from recsys_hash.ids.remap_spec import RemapSpec
-from recsys_hash.integrations.torch_ops import apply_spec_torch
+from recsys_hash.integrations.torch_ops import remap_rows
 
 
 @torch.fx.wrap
 def _remap_features(
-    features: Dict[str, JaggedTensor], cols: List[List[int]], dense: torch.Tensor, slot_keys: torch.Tensor,
-    slot_rows: torch.Tensor, bits: int, max_probe: int, input_hash_size: int, where: str,
+    features: Dict[str, JaggedTensor], cols: List[List[int]], dense: torch.Tensor, slots: torch.Tensor, bits: int,
+    max_probe: int, input_hash_size: int, where: str,
 ) -> Dict[str, JaggedTensor]:
-    """Raw int64 IDs of every feature -> rows; lengths (and per-value weights) scaled by rows per ID."""
+    """Raw int64 IDs of every feature -> rows; lengths (and per-value weights) scaled by rows per ID.
+
+    Validation is one min (or min+max) pass; the mapping runs the numpy kernels in eager CPU mode (see
+    `torch_ops.remap_rows`); a single-row mapping reuses the input's lengths/offsets (no copy).
+    """
     out: Dict[str, JaggedTensor] = {}
     k = len(cols)
     for name, feature in features.items():
@@ -38,25 +44,28 @@ def _remap_features(
             raise ValueError(where + ": feature " + name + " has IDs of dtype " + str(values.dtype) + "; need int")
         values = values.to(torch.int64)
         if values.numel() > 0:
-            lo = int(values.min().item())
+            if input_hash_size > 0:
+                lo_t, hi_t = torch.aminmax(values)
+                lo, hi = int(lo_t.item()), int(hi_t.item())
+            else:
+                lo, hi = int(values.min().item()), 0
             if lo < 0:
                 pos = int(torch.nonzero(values < 0).flatten()[0].item())
                 raise ValueError(
                     where + ": feature " + name + " has negative ID " + str(lo) + " at position " + str(pos)
                 )
             if input_hash_size > 0:
-                hi = int(values.max().item())
                 if hi >= input_hash_size:
                     pos = int(torch.nonzero(values >= input_hash_size).flatten()[0].item())
                     raise ValueError(
                         where + ": feature " + name + " has ID " + str(hi) + " at position " + str(pos)
                         + " beyond input_hash_size=" + str(input_hash_size)
                     )
-        rows = apply_spec_torch(values, cols, dense, slot_keys, slot_rows, bits, max_probe, where)
+        rows = remap_rows(values, cols, dense, slots, bits, max_probe, where)
         weights = feature.weights_or_none()
         if k == 1:
             out[name] = JaggedTensor(
-                values=rows.view(-1), lengths=feature.lengths(), offsets=feature.offsets(), weights=weights,
+                values=rows.view(-1), lengths=feature.lengths(), offsets=feature.offsets_or_none(), weights=weights,
             )
         else:
             if weights is not None and weights.numel() == values.numel():
@@ -74,11 +83,16 @@ class RemapperMCModule(ManagedCollisionModule):
         output_segments: row-wise shard boundaries (set by TorchRec when sharding; default [0, rows]).
         output_id_range: the rows this (local) module owns (default all rows).
         input_hash_size: if set, raw IDs must lie in [0, input_hash_size) (default: the remapper's).
-        name: used in error messages (e.g. the table name).
+        name: the table name (`make_mc_ebc` passes it); used in error messages.
+
+    Attributes:
+        remapper: the IdRemapper the mapping came from (None when built from a bare RemapSpec); audits read it.
+        table_name: the table this module feeds ("" when not given).
     """
 
     _cols: List[List[int]]
     __jit_unused_properties__ = ["rows_per_id", "combiner"]
+    __jit_ignored_attributes__ = ["remapper", "_spec"]
 
     def __init__(
         self, remapper: Union[IdRemapper, RemapSpec], device: Optional[torch.device] = None,
@@ -102,6 +116,8 @@ class RemapperMCModule(ManagedCollisionModule):
         ihs = input_hash_size if input_hash_size is not None else ihs
         self._input_hash_size: int = int(ihs) if ihs is not None else -1
         self._name = name or spec.name
+        self.table_name: str = name
+        self.remapper: Optional[IdRemapper] = remapper if isinstance(remapper, IdRemapper) else None
         self._where = f"RemapperMCModule[{self._name}].preprocess"
         self._set_spec(spec)
 
@@ -113,12 +129,13 @@ class RemapperMCModule(ManagedCollisionModule):
             )
         self._spec = spec
         self._cols = [c.as_ints() for c in spec.columns]
-        empty = torch.empty(0, dtype=torch.int64)
-        arrays = spec.table.arrays() if spec.table is not None else {}
-        for attr, key in (("_dense", "dense"), ("_slot_keys", "slot_keys"), ("_slot_rows", "slot_rows")):
-            arr = arrays.get(key)
-            t = torch.from_numpy(arr.copy()) if arr is not None else empty.clone()
-            self.register_buffer(attr, t.to(self._device), persistent=False)
+        # zero-copy views of the spec's numpy arrays (never written): the eager path reads them back as numpy
+        fused = spec.fused_dense()
+        slots = spec.table.slots if spec.table is not None and spec.table.slots is not None else None
+        dense_t = torch.from_numpy(fused) if fused is not None else torch.empty((0, 0), dtype=torch.int64)
+        slots_t = torch.from_numpy(slots) if slots is not None else torch.empty((0, 2), dtype=torch.int64)
+        self.register_buffer("_dense", dense_t.to(self._device), persistent=False)
+        self.register_buffer("_slots", slots_t.to(self._device), persistent=False)
         self._bits: int = int(spec.table.bits) if spec.table is not None else 0
         self._max_probe: int = int(spec.table.max_probe) if spec.table is not None else 0
 
@@ -128,6 +145,7 @@ class RemapperMCModule(ManagedCollisionModule):
             source = IdRemapper.load(source)
         spec, _, _ = _spec_of(source)
         self._set_spec(spec)
+        self.remapper = source if isinstance(source, IdRemapper) else None
         return self
 
     @property
@@ -141,8 +159,8 @@ class RemapperMCModule(ManagedCollisionModule):
     # ------------------------------------------------------------------ ManagedCollisionModule API
     def preprocess(self, features: Dict[str, JaggedTensor]) -> Dict[str, JaggedTensor]:
         return _remap_features(
-            features, self._cols, self._dense, self._slot_keys, self._slot_rows, self._bits, self._max_probe,
-            self._input_hash_size, self._where,
+            features, self._cols, self._dense, self._slots, self._bits, self._max_probe, self._input_hash_size,
+            self._where,
         )
 
     def profile(self, features: Dict[str, JaggedTensor]) -> Dict[str, JaggedTensor]:
@@ -184,9 +202,9 @@ class RemapperMCModule(ManagedCollisionModule):
         self, output_id_range: Tuple[int, int], output_segments: List[int], device: Optional[torch.device] = None,
     ) -> "RemapperMCModule":
         return type(self)(
-            self._spec, device=device or self._device, output_segments=output_segments,
-            output_id_range=output_id_range, input_hash_size=self._input_hash_size if self._input_hash_size > 0 else None,
-            name=self._name,
+            self.remapper if self.remapper is not None else self._spec, device=device or self._device,
+            output_segments=output_segments, output_id_range=output_id_range,
+            input_hash_size=self._input_hash_size if self._input_hash_size > 0 else None, name=self.table_name,
         )
 
 

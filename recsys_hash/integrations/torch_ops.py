@@ -4,6 +4,9 @@ A `RemapSpec` compiles to `cols: List[List[int]]` (one [lookup, family, a, b, mo
 see `recsys_hash.ids.remap_spec.Column.as_ints`) plus the key table's tensors. Logical right shifts are
 emulated with a mask because torch's `>>` on int64 is arithmetic. TorchScript cannot read module globals,
 so the constants below are inlined as literals in the functions (and checked against these in the tests).
+Gathers use `index_select` (torch's advanced indexing is ~4x slower on CPU). `remap_rows` picks the path:
+the numpy kernels themselves in eager CPU mode (`apply_spec_numpy`, dropped by TorchScript), these twins
+when scripted or on GPU.
 """
 from __future__ import annotations
 
@@ -74,23 +77,19 @@ def xxh64_int_torch(keys: torch.Tensor, seed: int) -> torch.Tensor:
     return h ^ lsr(h, 32)
 
 
-def keytable_lookup_torch(
-    keys: torch.Tensor, dense: torch.Tensor, slot_keys: torch.Tensor, slot_rows: torch.Tensor, bits: int,
-    max_probe: int,
-) -> torch.Tensor:
-    """Rows of keys in a `KeyTable` (dense if `dense` is non-empty, else linear probing), -1 on a miss."""
-    if dense.numel() > 0:
-        return dense[torch.clamp(keys, max=dense.numel() - 1)]
+def keytable_lookup_torch(keys: torch.Tensor, slots: torch.Tensor, bits: int, max_probe: int) -> torch.Tensor:
+    """Rows of keys in a hash-layout `KeyTable` (interleaved (key, row) slots int64 [size, 2]), -1 on a miss."""
+    flat = slots.reshape(-1)
     slot = lsr(keys * (-7046029254386353131), 64 - bits)
-    found = slot_keys[slot]
-    out = torch.where(found == keys, slot_rows[slot], torch.full_like(keys, -1))
+    found = flat.index_select(0, slot * 2)
+    out = torch.where(found == keys, flat.index_select(0, slot * 2 + 1), torch.full_like(keys, -1))
     pending = torch.nonzero((found != keys) & (found != -1)).flatten()
     step = 1
     while pending.numel() > 0 and step <= max_probe:
-        s = slot[pending] + step
-        found = slot_keys[s]
-        hit = found == keys[pending]
-        out[pending[hit]] = slot_rows[s[hit]]
+        s = (slot.index_select(0, pending) + step) * 2
+        found = flat.index_select(0, s)
+        hit = found == keys.index_select(0, pending)
+        out[pending[hit]] = flat.index_select(0, s[hit] + 1)
         pending = pending[(~hit) & (found != -1)]
         step += 1
     return out
@@ -112,23 +111,34 @@ def _hash_column(keys: torch.Tensor, col: List[int]) -> torch.Tensor:
 
 
 def apply_spec_torch(
-    keys: torch.Tensor, cols: List[List[int]], dense: torch.Tensor, slot_keys: torch.Tensor,
-    slot_rows: torch.Tensor, bits: int, max_probe: int, where: str,
+    keys: torch.Tensor, cols: List[List[int]], dense: torch.Tensor, slots: torch.Tensor, bits: int, max_probe: int,
+    where: str,
 ) -> torch.Tensor:
-    """Non-negative int64 keys [n] -> rows [n, len(cols)]; equals `ids.remap_spec.apply_spec`."""
+    """Non-negative int64 keys [n] -> rows [n, len(cols)]; equals `ids.remap_spec.apply_spec`.
+
+    dense: the spec's `fused_dense()` [num_lookup_columns, D] (or empty); slots: the hash-layout table [size, 2].
+    """
     has_lookup = False
     for col in cols:
         if col[0] == 1:
             has_lookup = True
     found = torch.empty(0, dtype=torch.int64, device=keys.device)
-    if has_lookup:
-        found = keytable_lookup_torch(keys, dense, slot_keys, slot_rows, bits, max_probe)
+    if has_lookup and dense.numel() == 0:
+        found = keytable_lookup_torch(keys, slots, bits, max_probe)
+    clipped = keys
+    if dense.numel() > 0:
+        clipped = torch.clamp(keys, max=dense.shape[1] - 1)
     outs: List[torch.Tensor] = []
+    j = 0
     for col in cols:
         if col[0] == 0:
             outs.append(_hash_column(keys, col))
             continue
-        miss = found < 0
+        rows = found
+        if dense.numel() > 0:
+            rows = dense[j].index_select(0, clipped)
+            j += 1
+        miss = rows < 0
         if col[1] == 0:  # ERROR
             if bool(miss.any()):
                 pos = int(torch.nonzero(miss).flatten()[0].item())
@@ -136,9 +146,38 @@ def apply_spec_torch(
                     where + ": unseen ID " + str(int(keys[pos].item())) + " at position " + str(pos)
                     + " (oov='error'); fit on it or choose another OOV policy"
                 )
-            outs.append(found)
+            outs.append(rows)
         else:
-            outs.append(torch.where(miss, _hash_column(keys, col), found))
+            outs.append(torch.where(miss, _hash_column(keys, col), rows))
     if len(outs) == 1:
         return outs[0].unsqueeze(1)
     return torch.stack(outs, dim=1)
+
+
+@torch.jit.unused
+def apply_spec_numpy(
+    keys: torch.Tensor, cols: List[List[int]], dense: torch.Tensor, slots: torch.Tensor, bits: int, max_probe: int,
+    where: str,
+) -> torch.Tensor:
+    """Eager CPU path: the numpy kernels (`ids.remap_spec.apply_columns`) on zero-copy views -> rows [n, len(cols)].
+
+    The same function as `transform`, hence equal to it by construction; TorchScript drops it (see `remap_rows`).
+    """
+    from recsys_hash.ids.keytable import KeyTable
+    from recsys_hash.ids.remap_spec import Column, apply_columns
+
+    columns = [Column.from_ints(c) for c in cols]
+    table = KeyTable(slots=slots.numpy(), bits=bits, max_probe=max_probe) if slots.numel() > 0 else None
+    fused = dense.numpy() if dense.numel() > 0 else None
+    rows = apply_columns(keys.numpy(), columns, table, fused, where)
+    return torch.from_numpy(rows).view(keys.numel(), len(cols))
+
+
+def remap_rows(
+    keys: torch.Tensor, cols: List[List[int]], dense: torch.Tensor, slots: torch.Tensor, bits: int, max_probe: int,
+    where: str,
+) -> torch.Tensor:
+    """Keys [n] -> rows [n, len(cols)]: numpy kernels in eager mode on CPU (fast), torch ops when scripted or on GPU."""
+    if torch.jit.is_scripting() or keys.device.type != "cpu" or dense.device.type != "cpu":
+        return apply_spec_torch(keys, cols, dense, slots, bits, max_probe, where)
+    return apply_spec_numpy(keys, cols, dense, slots, bits, max_probe, where)

@@ -128,3 +128,51 @@ def test_stats_reports_collisions():
     s = r.stats(np.array([0, 0, 1, 2]))                     # 0 and 2 share row 0; 1 alone in row 1
     assert s["rows_used"] == 2 and s["ids_per_row_max"] == 2
     assert s["weighted_collision_rate"] == pytest.approx(3 / 4)
+
+
+def _slow_rows(r, keys):
+    """Reference: per key and column, the table row if the column looks up and the key was kept, else its hash."""
+    from recsys_hash.ids.remap_spec import hash_column
+
+    spec = r.remap_spec()
+    table = dict(zip(r.table_keys_.tolist(), r.table_rows_.tolist()))
+    out = np.empty((keys.size, len(spec.columns)), dtype=np.int64)
+    for j, col in enumerate(spec.columns):
+        hashed = hash_column(keys, col)
+        for i, k in enumerate(keys.tolist()):          # test-only loop over a few thousand keys
+            out[i, j] = table[k] if col.lookup and k in table else hashed[i]
+    return out
+
+
+@pytest.mark.parametrize("name, kw", [("full", {"oov": "hash", "oov_buckets": 5}), ("full", {"oov": "shared_row"}),
+                                      ("frequency", {"num_rows": 300}), ("double_frequency", {"num_rows": 300})])
+@pytest.mark.parametrize("vocab_hi", [2000, 2**40])
+def test_fused_dense_rows_equal_slow_reference(name, kw, vocab_hi):
+    rng = np.random.default_rng(5)
+    fit_keys = rng.integers(0, vocab_hi, 3000) if vocab_hi > 2000 else rng.zipf(1.3, 3000) % vocab_hi
+    r = create(name, seed=4, **kw).fit(fit_keys)
+    spec = r.remap_spec()
+    dense = vocab_hi == 2000
+    assert spec.dense_keys == (int(fit_keys.max()) + 1 if dense else 0)
+    assert (spec.fused_dense() is not None) == dense
+    queries = np.concatenate([np.arange(2100), fit_keys[:500], rng.integers(0, 2**62, 300), [2**63 - 1]])
+    got = r.transform(queries)
+    np.testing.assert_array_equal(got.reshape(queries.size, -1), _slow_rows(r, queries))
+    if dense:                                      # keys past the fused range are hashed on the fly
+        assert spec.fused_dense().shape == (len(spec.columns), spec.dense_keys + 1)
+        assert (spec.fused_dense()[:, -1] == -1).all()
+
+
+def test_fused_dense_hand_example_and_error_column_reuses_table():
+    r = create("frequency", num_rows=4, frequent_share=0.5, seed=1).fit(np.array([3, 3, 3, 1, 1, 0, 2]))
+    (a, b), = universal_params(1, 1)
+    fused = r.remap_spec().fused_dense()                 # keys 3 and 1 own rows 0 and 1; 0 and 2 hash into [2, 4)
+    expect = [2 + ((a * 0 + b) % (2**61 - 1)) % 2, 1, 2 + ((a * 2 + b) % (2**61 - 1)) % 2, 0, -1]
+    assert fused.tolist() == [expect]
+    full = create("full").fit(np.array([4, 1, 2]))
+    spec = full.remap_spec()
+    assert np.shares_memory(spec.fused_dense(), spec.table.dense)   # oov='error': no second copy
+    with pytest.raises(InvalidIdError, match=r"unseen ID 3 at position 1 \(oov='error'\)"):
+        full.transform(np.array([1, 3]))
+    with pytest.raises(InvalidIdError, match=r"unseen ID 1000 at position 0"):
+        full.transform(np.array([1000]))

@@ -93,3 +93,15 @@ def test_combine_rows_sum_and_product():
         combine_rows(w, torch.tensor([[0, 6]]))
     with pytest.raises(ValueError, match="combiner must be 'sum' or 'product'"):
         combine_rows(w, rows, "max")
+
+
+def test_audit_reads_strategy_of_each_table(tables):
+    from recsys_hash.audit.model_audit import audit_nn_module
+
+    model = KeyedTensorAdapter(make_mc_ebc(tables, 8))
+    rows = {r["table"]: r for r in audit_nn_module(model)}
+    assert rows["user"]["strategy"] == "full" and rows["user"]["rows"] == 101
+    assert rows["item"]["strategy"] == "double" and rows["item"]["strategy_params"]["num_hashes"] == 2
+    assert rows["item"]["rows"] == 50 and "warning" not in rows["item"]
+    mods = model.mc_ebc._managed_collision_collection._managed_collision_modules
+    assert mods["user"].remapper is tables["user"] and mods["user"].table_name == "user"

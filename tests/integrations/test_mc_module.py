@@ -42,8 +42,11 @@ def test_preprocess_equals_numpy_transform(name, dense):
     out = mc(_jt(queries, [500, 0, 502]))["t"]
     np.testing.assert_array_equal(out.values().numpy(), r.transform(queries).reshape(-1))
     assert out.lengths().tolist() == [500 * r.rows_per_id, 0, 502 * r.rows_per_id]
-    scripted = torch.jit.script(mc)
+    scripted = torch.jit.script(mc)                            # scripted: the torch kernels
     np.testing.assert_array_equal(scripted(_jt(queries))["t"].values().numpy(), r.transform(queries).reshape(-1))
+    eager_torch = torch_ops.apply_spec_torch(                  # the GPU path, run eagerly on CPU
+        torch.from_numpy(queries), mc._cols, mc._dense, mc._slots, mc._bits, mc._max_probe, "t")
+    np.testing.assert_array_equal(eager_torch.numpy(), r.transform(queries).reshape(queries.size, -1))
 
 
 def test_torch_kernels_equal_numpy_kernels():
@@ -105,3 +108,31 @@ def test_load_remapper_state_restores_mapping(tmp_path):
     assert torch.equal(mc(_jt(q))["t"].values(), torch.from_numpy(r.transform(keys)))
     with pytest.raises(ValueError, match="new mapping has 20 rows, this module 50"):
         mc.load_remapper_state(create("modulo", num_rows=20).fit(keys))
+
+
+def test_eager_path_uses_numpy_kernels_and_shares_buffers(monkeypatch):
+    keys = np.random.default_rng(4).integers(0, 2**40, 500)
+    r = create("full", oov="shared_row").fit(keys)
+    mc = RemapperMCModule(r, name="user")
+    assert np.shares_memory(mc._slots.numpy(), r.remap_spec().table.slots)      # no second copy of the table
+    calls = []
+    real = torch_ops.apply_spec_numpy
+    monkeypatch.setattr(torch_ops, "apply_spec_numpy", lambda *a: calls.append(1) or real(*a))
+    out = mc(_jt(keys[:5]))["t"].values()
+    assert calls == [1] and torch.equal(out, torch.from_numpy(r.transform(keys[:5])))
+
+
+def test_remapper_and_table_name_attributes(tmp_path):
+    r = create("universal", num_rows=10, seed=1).fit(np.arange(5))
+    mc = RemapperMCModule(r, name="item")
+    assert mc.remapper is r and mc.table_name == "item"
+    bare = RemapperMCModule(r.remap_spec())
+    assert bare.remapper is None and bare.table_name == ""
+    local = mc.rebuild_with_output_id_range((5, 10), [0, 5, 10])
+    assert local.remapper is r and local.table_name == "item"
+    other = create("universal", num_rows=10, seed=2).fit(np.arange(5))
+    mc.load_remapper_state(other.save(tmp_path / "u.safetensors"))
+    assert mc.remapper.name == "universal" and mc.remapper.seed == 2
+    mc.load_remapper_state(other.remap_spec())
+    assert mc.remapper is None
+    torch.jit.script(RemapperMCModule(r, name="item"))       # the Python-side attributes do not break scripting
