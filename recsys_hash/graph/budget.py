@@ -1,0 +1,175 @@
+"""Exact row budgets: resolve a budget, search the resolution, then split/merge clusters per side.
+
+Rows of one side are numbered independently of the other side, so each side is adjusted on its own:
+- too few clusters: D'Hondt allocation of the missing rows over clusters (each extra row goes to the cluster whose
+  parts would otherwise be largest), then each cluster's members, in (degree desc, id) order, are cut into that
+  many equal consecutive parts;
+- too many clusters: the smallest clusters (members, then degree, then label) are merged into the kept cluster
+  they are most connected to through the other side (two-step walk weight), or into the smallest kept cluster
+  when they share no neighbour with any.
+Isolated nodes (no edges) get no cluster row (-1: the remapper hashes them) unless the budget exceeds the
+connected nodes, in which case the first isolated IDs fill the remaining rows one each.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Union
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_hash.graph.clustering import GraphClustering, cluster_bipartite
+
+Budget = Union[int, float, None]
+
+
+def resolve_budget(budget: Budget, vocab: int, side: str) -> Optional[int]:
+    """A count (int >= 1) or a fraction (float in (0, 1]) of `vocab` -> rows; None stays None."""
+    if budget is None:
+        return None
+    if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{side} budget must be an int count or a float fraction, got {budget!r}")
+    if isinstance(budget, (float, np.floating)):
+        if not (0.0 < budget <= 1.0):
+            raise ValueError(f"{side} budget fraction must be in (0, 1], got {budget!r}")
+        return max(1, int(round(float(budget) * vocab)))
+    if budget < 1:
+        raise ValueError(f"{side} budget must be >= 1 row, got {budget}")
+    if budget > vocab:
+        raise ValueError(f"{side} budget of {budget} rows exceeds the {side} vocabulary of {vocab} IDs")
+    return int(budget)
+
+
+def _rank_rows(labels: np.ndarray) -> np.ndarray:
+    """Side labels (-1 = none) -> compact rows 0..k-1 in label order; -1 stays -1."""
+    rows = np.full(labels.shape, -1, dtype=np.int64)
+    keep = labels >= 0
+    _, rows[keep] = np.unique(labels[keep], return_inverse=True)
+    return rows
+
+
+def _split(rows: np.ndarray, degree: np.ndarray, target: int, prior: Optional[np.ndarray] = None) -> np.ndarray:
+    """Split clusters (rows, -1 = none) so exactly min(target, connected) rows exist.
+
+    prior: optional int64 [n] key ordering members inside a cluster before degree (a refit passes the old rows,
+    so that the chunks line up with the old rows and the overlap matching can keep them).
+    """
+    k = int(rows.max()) + 1
+    members = np.flatnonzero(rows >= 0)
+    size = np.bincount(rows[members], minlength=k)
+    extra = min(target, members.size) - k
+    # D'Hondt quotients size/(j+1) for j = 1..size-1 extra parts of each cluster; take the `extra` largest.
+    cluster = np.repeat(np.arange(k), size - 1)
+    j = np.arange(cluster.size) - np.repeat(np.cumsum(size - 1) - (size - 1), size - 1) + 1
+    quotient = size[cluster] / (j + 1.0)
+    pick = np.lexsort((j, cluster, -quotient))[:extra]
+    parts = 1 + np.bincount(cluster[pick], minlength=k)
+    # Members of each cluster in (degree desc, id) order, cut into `parts` equal consecutive chunks.
+    keys = (members, -degree[members]) + (() if prior is None else (prior[members],)) + (rows[members],)
+    order = members[np.lexsort(keys)]
+    c = rows[order]
+    rank = np.arange(order.size) - np.searchsorted(c, c)
+    part = rank * parts[c] // size[c]
+    first_extra = k + np.cumsum(parts - 1) - (parts - 1)          # first new row of each cluster
+    out = rows.copy()
+    out[order] = np.where(part == 0, c, first_extra[c] + part - 1)
+    return out
+
+
+def _merge(rows: np.ndarray, b_side: sp.csr_matrix, other_labels: np.ndarray, degree: np.ndarray,
+           target: int) -> np.ndarray:
+    """Merge the smallest clusters into their best-connected kept cluster so exactly `target` rows remain."""
+    k = int(rows.max()) + 1
+    members = np.flatnonzero(rows >= 0)
+    size = np.bincount(rows[members], minlength=k)
+    weight = np.bincount(rows[members], degree[members], minlength=k)
+    order = np.lexsort((-np.arange(k), weight, size))            # smallest first; ties: higher row first
+    donors, kept = order[: k - target], np.sort(order[k - target:])
+    # Cluster-to-other-label weights C [k, L] and the two-step affinity donors x kept through other labels.
+    n_lab = int(other_labels.max(initial=-1)) + 1
+    coo = b_side[members].tocoo()
+    olab = other_labels[coo.col]
+    ok = olab >= 0
+    c_mat = sp.csr_matrix((coo.data[ok], (rows[members][coo.row[ok]], olab[ok])), shape=(k, max(n_lab, 1)))
+    lab_w = np.asarray(c_mat.sum(axis=0)).ravel()
+    inv = np.divide(1.0, lab_w, out=np.zeros_like(lab_w), where=lab_w > 0)
+    aff = (c_mat[donors] @ sp.diags(inv) @ c_mat[kept].T).tocoo()     # sparse [n_donors, n_kept]
+    first = np.lexsort((aff.col, -aff.data, aff.row))               # per donor: largest weight, lowest kept row
+    hit = first[np.r_[True, aff.row[first][1:] != aff.row[first][:-1]]] if aff.nnz else first
+    hit = hit[aff.data[hit] > 0]
+    dest = np.full(donors.size, kept[np.lexsort((kept, size[kept]))[0]], dtype=np.int64)  # smallest kept cluster
+    dest[aff.row[hit]] = kept[aff.col[hit]]
+    new_of_old = np.empty(k, dtype=np.int64)
+    new_of_old[kept] = np.arange(kept.size)
+    new_of_old[donors] = new_of_old[dest]
+    out = rows.copy()
+    out[members] = new_of_old[rows[members]]
+    return out
+
+
+def side_rows(labels: np.ndarray, b_side: sp.csr_matrix, other_labels: np.ndarray,
+              target: Optional[int], prior: Optional[np.ndarray] = None) -> np.ndarray:
+    """Rows int64 [n_side] for one side (-1 = isolated, hashed later); exactly `target` distinct rows if given.
+
+    labels: joint cluster labels of this side; b_side: CSR [n_side, n_other]; other_labels: labels [n_other];
+    prior: optional ordering key [n_side] used when splitting (see `_split`).
+    """
+    rows = _rank_rows(labels)
+    if target is None:
+        return rows
+    degree = np.asarray(b_side.sum(axis=1)).ravel()
+    k = int(rows.max(initial=-1)) + 1
+    if k < target:
+        rows = _split(rows, degree, target, prior)
+        k = int(rows.max()) + 1
+        if k < target:                                             # budget beyond the connected nodes
+            isolated = np.flatnonzero(rows < 0)[: target - k]
+            rows[isolated] = k + np.arange(isolated.size)
+    elif k > target:
+        rows = _merge(rows, b_side, other_labels, degree, target)
+    return rows
+
+
+def search_resolution(
+    biadjacency: sp.csr_matrix,
+    targets: dict[str, int],
+    *,
+    start: Optional[float] = None,
+    backend: str = "sknetwork",
+    seed: int = 0,
+    max_runs: int = 3,
+    tol: float = 0.1,
+) -> GraphClustering:
+    """Secant search on log-resolution for cluster counts near `targets` ({"user": m_u, "item": m_i}).
+
+    Aims at the geometric mean of the targeted sides' count ratios = 1; stops within `tol` (relative) or after
+    `max_runs` Louvain runs and returns the closest run (its `tries` lists every run).
+    """
+    if not targets:
+        raise ValueError("search_resolution: give at least one side's target")
+    if max_runs < 1:
+        raise ValueError(f"search_resolution: max_runs must be >= 1, got {max_runs}")
+    geo = math.exp(np.mean([math.log(t) for t in targets.values()]))
+    log_r = math.log(start if start is not None else max(geo / 25.0, 0.5))
+    tries: list[dict] = []
+    best, best_err, prev, slope = None, math.inf, None, 0.8
+    for _ in range(max_runs):
+        res = cluster_bipartite(biadjacency, math.exp(log_r), backend=backend, seed=seed)
+        counts = {"user": res.n_user_clusters, "item": res.n_item_clusters}
+        err = float(np.mean([math.log(max(counts[s], 1) / t) for s, t in targets.items()]))
+        tries.append({"resolution": res.resolution, "n_user_clusters": counts["user"],
+                      "n_item_clusters": counts["item"], "seconds": res.seconds, "modularity": res.modularity})
+        if abs(err) < best_err:
+            best, best_err = res, abs(err)
+        if abs(err) <= math.log1p(tol):
+            break
+        if prev is not None and abs(log_r - prev[0]) > 1e-9:
+            slope = min(max((err - prev[1]) / (log_r - prev[0]), 0.2), 2.0)
+        prev = (log_r, err)
+        log_r -= err / slope
+    assert best is not None
+    return GraphClustering(
+        user_labels=best.user_labels, item_labels=best.item_labels, resolution=best.resolution,
+        backend=best.backend, modularity=best.modularity, modularity_at_resolution=best.modularity_at_resolution,
+        seconds=float(sum(t["seconds"] for t in tries)), seed=best.seed, tries=tries,
+    )
