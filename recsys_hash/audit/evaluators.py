@@ -14,10 +14,6 @@ import numpy as np
 
 from recsys_hash.data.types import InteractionDataset
 
-#: Size of the embedded default: planted communities that clustering can find and hashing cannot.
-DEFAULT_SYNTHETIC = dict(n_users=3000, n_items=2000, n_communities=40, n_interactions=90_000, seed=0)
-
-
 class RetrievalEvaluator:
     """Interaction data: train MF-BPR (or LightGCN) on each strategy's tables, full-ranking Recall/NDCG@20."""
 
@@ -67,11 +63,11 @@ class RetrievalEvaluator:
 
 
 def default_dataset() -> InteractionDataset:
-    """The embedded default: a seeded planted-community interaction set split 80/20 per interaction."""
-    from recsys_hash.data.synthetic_graph import planted_bipartite
+    """The embedded default: the seeded planted-community set (`DEFAULT_PLANTED`) split 80/20 per interaction."""
+    from recsys_hash.data.synthetic_graph import DEFAULT_PLANTED, default_planted
 
-    inter, _, _ = planted_bipartite(**DEFAULT_SYNTHETIC)
-    rng = np.random.default_rng(DEFAULT_SYNTHETIC["seed"])
+    inter, _, _ = default_planted()
+    rng = np.random.default_rng(DEFAULT_PLANTED["seed"])
     test_mask = rng.random(len(inter)) < 0.2
     return InteractionDataset(name="synthetic-planted", train=inter.subset(~test_mask, "train"),
                               test=inter.subset(test_mask, "test"))

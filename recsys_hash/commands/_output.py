@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional
 from rich.console import Console
 
 #: Progress, tables and messages go to stderr so that stdout stays machine-readable.
-console = Console(stderr=True)
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def _default(o: Any) -> Any:
