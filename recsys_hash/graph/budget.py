@@ -1,9 +1,8 @@
 """Exact row budgets: resolve a budget, search the resolution, then split/merge clusters per side.
 
 Rows of one side are numbered independently of the other side, so each side is adjusted on its own:
-- too few clusters: D'Hondt allocation of the missing rows over clusters (each extra row goes to the cluster whose
-  parts would otherwise be largest), then each cluster's members, in (degree desc, id) order, are cut into that
-  many equal consecutive parts;
+- too few clusters: the missing rows become private rows of the highest-degree IDs (each cluster keeps its
+  hottest member on the cluster row); hot IDs learn their own embedding, the tail shares its cluster's row;
 - too many clusters: the smallest clusters (members, then degree, then label) are merged into the kept cluster
   they are most connected to through the other side (two-step walk weight), or into the smallest kept cluster
   when they share no neighbour with any.
@@ -49,30 +48,23 @@ def _rank_rows(labels: np.ndarray) -> np.ndarray:
 
 
 def _split(rows: np.ndarray, degree: np.ndarray, target: int, prior: Optional[np.ndarray] = None) -> np.ndarray:
-    """Split clusters (rows, -1 = none) so exactly min(target, connected) rows exist.
+    """Too few clusters: the missing rows become private rows of the highest-degree members.
 
-    prior: optional int64 [n] key ordering members inside a cluster before degree (a refit passes the old rows,
-    so that the chunks line up with the old rows and the overlap matching can keep them).
+    Hot IDs have the data to learn their own embedding; the tail keeps sharing its cluster's row. Each cluster's
+    highest-degree member anchors the cluster row, so no cluster row empties. Exactly min(target, connected)
+    rows result. prior: optional int64 [n] preference ranked before degree when picking private rows (a refit
+    passes 0 for IDs that owned a private row, so they keep one and the overlap matching keeps their rows).
     """
     k = int(rows.max()) + 1
     members = np.flatnonzero(rows >= 0)
-    size = np.bincount(rows[members], minlength=k)
     extra = min(target, members.size) - k
-    # D'Hondt quotients size/(j+1) for j = 1..size-1 extra parts of each cluster; take the `extra` largest.
-    cluster = np.repeat(np.arange(k), size - 1)
-    j = np.arange(cluster.size) - np.repeat(np.cumsum(size - 1) - (size - 1), size - 1) + 1
-    quotient = size[cluster] / (j + 1.0)
-    pick = np.lexsort((j, cluster, -quotient))[:extra]
-    parts = 1 + np.bincount(cluster[pick], minlength=k)
-    # Members of each cluster in (degree desc, id) order, cut into `parts` equal consecutive chunks.
-    keys = (members, -degree[members]) + (() if prior is None else (prior[members],)) + (rows[members],)
-    order = members[np.lexsort(keys)]
-    c = rows[order]
-    rank = np.arange(order.size) - np.searchsorted(c, c)
-    part = rank * parts[c] // size[c]
-    first_extra = k + np.cumsum(parts - 1) - (parts - 1)          # first new row of each cluster
+    by_degree = members[np.lexsort((members, -degree[members]))]
+    anchors = by_degree[np.unique(rows[by_degree], return_index=True)[1]]   # hottest member of each cluster
+    rest = np.setdiff1d(members, anchors, assume_unique=True)
+    keys = (rest, -degree[rest]) + (() if prior is None else (prior[rest],))
+    hot = rest[np.lexsort(keys)][:extra]                                     # (prior,) degree desc, then id
     out = rows.copy()
-    out[order] = np.where(part == 0, c, first_extra[c] + part - 1)
+    out[hot] = k + np.arange(hot.size)
     return out
 
 

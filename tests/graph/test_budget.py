@@ -30,13 +30,13 @@ def test_bad_budgets(budget, match):
 
 
 def test_split_hand_example():
-    # cluster 0: users 0..5 (degrees 1..6), cluster 1: users 6, 7; target 4 -> D'Hondt gives cluster 0 two extra rows
+    # cluster 0: users 0..5 (degrees 1..6), cluster 1: users 6, 7; target 4 -> 2 private rows for the hottest
+    # non-anchor users: user 5 anchors cluster 0 (row 0), user 6 anchors cluster 1 (row 1), users 4, 3 get rows 2, 3
     labels = np.array([0, 0, 0, 0, 0, 0, 1, 1])
     deg = np.array([1, 2, 3, 4, 5, 6, 1, 1], dtype=float)
     b = sp.csr_matrix((deg, (np.arange(8), np.zeros(8, int))), shape=(8, 1))
     rows = side_rows(labels, b, np.array([0]), 4)
-    # degree order within cluster 0: users 5,4 | 3,2 | 1,0 -> rows 0 | 2 | 3
-    assert rows.tolist() == [3, 3, 2, 2, 0, 0, 1, 1]
+    assert rows.tolist() == [0, 0, 0, 3, 2, 0, 1, 1]
 
 
 def test_merge_hand_example():
@@ -85,3 +85,23 @@ def test_search_converges_and_is_deterministic():
     assert [t["resolution"] for t in a.tries] == [t["resolution"] for t in c.tries]
     with pytest.raises(ValueError, match="max_runs must be >= 1"):
         search_resolution(b, {"user": 5}, max_runs=0)
+
+
+def test_cluster_share_leaves_private_rows_to_hot_ids():
+    # a 2-community planted graph with a 40-row item budget: with cluster_share=0.1 the search aims at ~4
+    # clusters and the rest of the rows go to the hottest items, each alone on its row
+    from recsys_hash.data.synthetic_graph import planted_bipartite
+    from recsys_hash.ids.graphhash import GraphHash
+
+    inter, _, _ = planted_bipartite(300, 200, 2, 6_000, seed=3)
+    rem = GraphHash.fit_sides(inter, {"user": 40, "item": 40}, cluster_share=0.1)["item"]
+    rows = rem.transform(np.arange(200))
+    assert np.unique(rows).size == 40
+    degree = np.bincount(inter.item, minlength=200)
+    ids_per_row = np.bincount(rows, minlength=40)
+    private = np.flatnonzero(ids_per_row[rows] == 1)
+    shared = np.flatnonzero(ids_per_row[rows] > 1)
+    assert private.size >= 30                                  # most rows are private rows of single items
+    assert degree[private].min() >= np.median(degree[shared])  # ... and they belong to hot items
+    with pytest.raises(ValueError, match=r"cluster_share must be in \(0, 1\]"):
+        GraphHash(num_rows=10, cluster_share=0.0)

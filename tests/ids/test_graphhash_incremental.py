@@ -67,19 +67,20 @@ def test_refit_keeps_rows_when_cluster_order_changes():
     assert rem.refit_report_ == {"kept": 12, "compared": 12, "share": 1.0, "rows": 3}
 
 
-def test_refit_keeps_split_rows():
-    # budget 6 over 3 bicliques -> split clusters (members in degree order); after the degrees change,
-    # the split chunks follow the old rows instead of the new degree order
+def test_refit_keeps_private_rows():
+    # budget 6 over 3 bicliques (items 0-2, 3-6, 7-11): 3 cluster rows + 3 private rows for the hottest
+    # non-anchor items; all of block 3 have degree 5, so item 7 anchors it and items 8, 9, 10 get private rows
     base = _blocks([3, 4, 5])
     rem = GraphHash(num_rows=6).fit(interactions=base, side="item")
     old = rem.transform(np.arange(12))
-    assert np.unique(old).size == 6 and old[7] != old[11]
-    more = Interactions(np.r_[base.user, [7, 8, 9, 7, 8]], np.r_[base.item, [11, 11, 11, 10, 10]], 12, 12)
-    rem.refit(more)                                          # items 11, 10 now have the highest degrees
+    assert np.unique(old).size == 6 and old[7] == old[11]
+    assert len({old[8], old[9], old[10]} | {old[7], old[0], old[3]}) == 6
+    more = Interactions(np.r_[base.user, [7, 8, 9, 10]], np.r_[base.item, [11, 11, 11, 11]], 12, 12)
+    rem.refit(more)                                          # item 11 is now the hottest of its block
     assert rem.table_rows == 6 and rem.transform(np.arange(12)).tolist() == old.tolist()
     assert rem.refit_report_["share"] == 1.0
     fresh = GraphHash(num_rows=6).fit(interactions=more, side="item").transform(np.arange(12))
-    assert fresh[11] == fresh[10] != fresh[7]                # a plain fit would regroup them
+    assert fresh[11] == fresh[10] != fresh[7]                # a plain fit would give item 7 a private row instead
 
 
 def test_refit_stability_on_planted_graph():
