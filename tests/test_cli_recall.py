@@ -57,3 +57,20 @@ def test_recall_bad_input(lightgcn_folder):
                               "--json"])
     assert res.exit_code == 1
     assert "k=100 is larger than the number of items (30)" in _json(res)["error"]
+
+
+def test_strategy_params_parse_and_reach_the_strategy():
+    from recsys_hash.commands.recall import parse_params
+
+    assert parse_params(["cluster_share=0.25", "oov=hash", "num_hashes=3"]) == {
+        "cluster_share": 0.25, "oov": "hash", "num_hashes": 3}
+    with pytest.raises(ValueError, match="expected KEY=VALUE"):
+        parse_params(["cluster_share"])
+
+
+def test_unknown_strategy_param_is_a_clear_error():
+    from recsys_hash.ids.registry import check_params
+
+    check_params("graphhash", {"cluster_share": 0.25})
+    with pytest.raises(ValueError, match="strategy 'modulo' takes no parameter bogus; it takes: seed, input_hash_size"):
+        check_params("modulo", {"bogus": 1})

@@ -32,14 +32,21 @@ def emit(result: dict[str, Any], as_json: bool, render: Optional[Callable[[Conso
         sys.stdout.flush()
 
 
-def guard(fn: Callable[[], Any]) -> Any:
-    """Run a command body; the library's boundary errors become a one-line message and exit code 2 (no traceback)."""
+def fail(exc: Exception, as_json: bool, **context: Any) -> None:
+    """Report a boundary error: one red line on stderr, the JSON error object with --json, exit code 1."""
     import typer
 
+    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    if as_json:
+        emit({**context, "error": str(exc), "error_type": type(exc).__name__}, True)
+    raise typer.Exit(code=1)
+
+
+def guard(fn: Callable[[], Any], as_json: bool = False, **context: Any) -> Any:
+    """Run a command body; the library's boundary errors go through `fail` (no traceback)."""
     from recsys_hash.errors import RecsysHashError
 
     try:
         return fn()
     except (RecsysHashError, ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
+        fail(exc, as_json, **context)

@@ -19,7 +19,7 @@ def _budget(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise typer.BadParameter(f"budget {text!r} is not a number (budgets are fractions in (0, 1])") from None
+        raise ValueError(f"budget {text!r} is not a number (budgets are fractions in (0, 1])") from None
 
 
 def run_audit_command(dataset: Optional[str], dataset_path: Optional[Path], strategies: str, budgets: str, dim: int,
@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Fit every strategy at every budget, train briefly, and report memory, collisions and quality."""
         _guard(lambda: run_audit_command(dataset, dataset_path, strategies, budgets, dim, dtype, model, epochs, seeds,
-                                         out, as_json))
+                                         out, as_json), as_json)
 
     @app.command("audit-model")
     def audit_model(
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
             emit({"target": target, "tables": rows, "total_bytes": total_bytes(rows)}, as_json,
                  lambda c: _render_model(rows, c))
 
-        _guard(run)
+        _guard(run, as_json, target=target)
 
     @app.command("demo")
     def demo(out: Path = typer.Option(Path("demo-output"), help="Folder for the demo's report and plot.")) -> None:

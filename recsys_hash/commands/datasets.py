@@ -8,20 +8,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys_hash.commands._output import console, emit
+from recsys_hash.commands._output import emit, fail
 from recsys_hash.errors import RecsysHashError
 
 app = typer.Typer(help="Named datasets: list the registry, print counts, verify checksums.", no_args_is_help=True)
 
 _PATH_OPT = typer.Option(None, "--dataset-path", help="Read this folder (same format) instead of $RECSYS_HASH_DATA/<folder>.")
 _JSON_OPT = typer.Option(False, "--json", help="Print one JSON object as the last stdout line.")
-
-
-def _fail(exc: Exception, as_json: bool, name: str) -> None:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    if as_json:
-        emit({"name": name, "error": str(exc), "error_type": type(exc).__name__}, True)
-    raise typer.Exit(code=1)
 
 
 @app.command("list")
@@ -52,7 +45,7 @@ def info_cmd(name: str = typer.Argument(..., help="Registered dataset name (see 
     try:
         stats = dataset_stats(name, dataset_path)
     except RecsysHashError as exc:
-        _fail(exc, as_json, name)
+        fail(exc, as_json, name=name)
 
     def render(c: Console) -> None:
         t = Table(title=f"{name}")
@@ -74,7 +67,7 @@ def verify_cmd(name: str = typer.Argument(..., help="Registered dataset name."),
     try:
         checks = verify_dataset(name, dataset_path)
     except RecsysHashError as exc:
-        _fail(exc, as_json, name)
+        fail(exc, as_json, name=name)
     bad = [c for c in checks if c["status"] == "mismatch" or (c["status"] == "missing" and c["required"])]
     ok = not bad
 

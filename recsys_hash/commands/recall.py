@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys_hash.commands._output import console, emit
+from recsys_hash.commands._output import emit, fail
 
 
 def parse_budget(text: str) -> float | int:
@@ -28,6 +28,22 @@ def parse_budget(text: str) -> float | int:
     if value <= 0:
         raise typer.BadParameter(f"budget {text!r} must be > 0")
     return value
+
+
+def parse_params(items: list[str]) -> dict:
+    """["cluster_share=0.25", "oov=hash"] -> {"cluster_share": 0.25, "oov": "hash"} (JSON values, else strings)."""
+    import json
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--param {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -63,6 +79,8 @@ def recall_cmd(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Save training state here (safetensors)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from --checkpoint if it exists."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's choice)."),
+    param: list[str] = typer.Option([], "--param", help="Strategy parameter KEY=VALUE (repeatable), e.g. "
+                                    "--param cluster_share=0.25 for graphhash."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object as the last stdout line."),
 ) -> None:
@@ -77,6 +95,7 @@ def recall_cmd(
         ks = parse_ks(k)
         budget_value = parse_budget(budget)
         lrs, regs = _floats(lr, "--lr"), _floats(reg, "--reg")
+        strategy_params = parse_params(param)
         from recsys_hash.data import load_interactions, load_lightgcn_folder
         from recsys_hash.models import TrainConfig, run_recall
 
@@ -87,12 +106,10 @@ def recall_cmd(
                 else load_interactions(dataset))
         with torch_threads(threads):
             result = run_recall(data, model=model, strategy=strategy, budget=budget_value, seed=seed, dim=dim,
-                                layers=layers, ks=ks, lrs=lrs, regs=regs, config=cfg, valid_fraction=valid_fraction)
+                                layers=layers, ks=ks, lrs=lrs, regs=regs, config=cfg, valid_fraction=valid_fraction,
+                                strategy_params=strategy_params)
     except (RecsysHashError, ValueError, FileNotFoundError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        if as_json:
-            emit({"error": str(exc), "error_type": type(exc).__name__}, True)
-        raise typer.Exit(code=1)
+        fail(exc, as_json)
 
     def render(c: Console) -> None:
         t = Table(title=f"{result['dataset']}: {result['model']} / {result['strategy']} (budget {result['budget']})")

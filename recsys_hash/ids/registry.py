@@ -39,3 +39,13 @@ def create(name: str, **params: Any) -> IdRemapper:
 def _load_builtin() -> None:
     # Importing the package registers every built-in strategy exactly once.
     import recsys_hash.ids  # noqa: F401
+
+
+def check_params(name: str, params: dict[str, Any]) -> None:
+    """Raise ValueError naming any parameter strategy `name` does not take (and those it does)."""
+    import inspect
+
+    accepted = [p for p in inspect.signature(get_strategy(name).__init__).parameters if p not in ("self", "num_rows")]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(f"strategy {name!r} takes no parameter {', '.join(unknown)}; it takes: {', '.join(accepted)}")

@@ -38,7 +38,9 @@ def fit_remappers(strategy: str, train: Interactions, budget: float | int, seed:
                   **params: Any) -> dict[str, Any]:
     """Fit one remapper per side for `budget` (fraction of each side's IDs or a row count) on the train graph."""
     from recsys_hash.ids import get_strategy
+    from recsys_hash.ids.registry import check_params
 
+    check_params(strategy, params)
     rows = {
         "user": rows_for_budget(budget, train.n_users, "budget (user side)"),
         "item": rows_for_budget(budget, train.n_items, "budget (item side)"),

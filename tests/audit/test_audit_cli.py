@@ -36,7 +36,7 @@ def _lightgcn_folder(path, n_users=60, n_items=40, per_user=8, seed=0):
 def test_bad_arguments_fail_before_training(tmp_path, args, msg):
     t0 = time.perf_counter()
     res = runner.invoke(app, ["audit", "--out", str(tmp_path / "o"), *args])
-    assert res.exit_code == 2, res.output
+    assert res.exit_code == 1, res.output
     assert re.search(msg, _flat(res.output)), res.output
     assert time.perf_counter() - t0 < 10          # nothing was trained
     assert not (tmp_path / "o" / "audit.json").exists()
@@ -46,7 +46,7 @@ def test_unwritable_output_folder_fails_before_training(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     res = runner.invoke(app, ["audit", "--out", str(blocker / "sub"), "--dataset-path", str(tmp_path)])
-    assert res.exit_code == 2
+    assert res.exit_code == 1
     assert f"output folder {blocker / 'sub'} is not writable" in _flat(res.output)
 
 
