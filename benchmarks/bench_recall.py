@@ -33,7 +33,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", default="gowalla,ml-1m")
     p.add_argument("--models", default="mf", help="mf,lightgcn")
-    p.add_argument("--strategies", default=",".join(STRATEGIES))
+    p.add_argument("--strategies", default=",".join(STRATEGIES),
+                   help="names, or name:key=value;key=value for strategy parameters (graphhash:cluster_share=0.25)")
     p.add_argument("--budgets", default="0.25,0.1", help="fractions of each side's IDs")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--lrs", default="0.001,0.005")
@@ -81,7 +82,7 @@ def summarise(runs: list[dict]) -> list[dict]:
                 and r["strategy"] == "full"]
         if full and row["model"] != "popular":
             row["share_of_full"] = row["recall@20"] / full[0]["recall@20"] if full[0]["recall@20"] else None
-        if row["strategy"] in ("graphhash", "double_graphhash"):
+        if strategy_spec(row["strategy"])[0] in ("graphhash", "double_graphhash"):
             base = [r for r in rows if r["dataset"] == row["dataset"] and r["model"] == row["model"]
                     and r["budget"] == row["budget"] and r["strategy"] in HASHING]
             if base:
@@ -106,6 +107,14 @@ def markdown(rows: list[dict], meta: dict) -> str:
             f"{r['recall@20']:.4f} ± {r['recall@20_std']:.4f} | {r['ndcg@20']:.4f} ± {r['ndcg@20_std']:.4f} | "
             f"{share} | {gain} | {r['lr']} / {r['reg']} | {r['best_epoch']:.1f} | {r['train_s']:.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def strategy_spec(text: str) -> tuple[str, dict]:
+    """'graphhash:cluster_share=0.25;max_search_runs=4' -> ("graphhash", {...}); a bare name has no parameters."""
+    from recsys_hash.commands.recall import parse_params
+
+    name, _, params = text.partition(":")
+    return name, parse_params([p for p in params.split(";") if p])
 
 
 def main(argv=None) -> dict:
@@ -146,8 +155,11 @@ def main(argv=None) -> dict:
                             r = run_recall(data, model="popular", seed=seed, split=split)
                             r["model_group"] = model
                         else:
-                            r = run_recall(data, model=kind, strategy=strat, budget=b, seed=seed, dim=args.dim,
-                                           layers=args.layers, lrs=grid[0], regs=grid[1], config=cfg, split=split)
+                            name, params = strategy_spec(strat)
+                            r = run_recall(data, model=kind, strategy=name, budget=b, seed=seed, dim=args.dim,
+                                           layers=args.layers, lrs=grid[0], regs=grid[1], config=cfg, split=split,
+                                           strategy_params=params)
+                            r["strategy"] = strat
                             chosen = (r["lr"], r["reg"])
                         r["wall_s"] = time.perf_counter() - t0
                         if kind == "popular":

@@ -16,7 +16,7 @@ from torchrec import (
 )
 
 from recsys_hash.data.types import Interactions
-from recsys_hash.ids.budget import rows_for_budget
+from recsys_hash.budget import resolve_budget
 
 SIDES = ("user", "item")
 #: std of an ID's embedding at initialisation (LightGCN's normal(0, 0.1)), whatever the strategy.
@@ -42,8 +42,8 @@ def fit_remappers(strategy: str, train: Interactions, budget: float | int, seed:
 
     check_params(strategy, params)
     rows = {
-        "user": rows_for_budget(budget, train.n_users, "budget (user side)"),
-        "item": rows_for_budget(budget, train.n_items, "budget (item side)"),
+        "user": resolve_budget(budget, train.n_users, "user"),
+        "item": resolve_budget(budget, train.n_items, "item"),
     }
     return get_strategy(strategy).fit_sides(train, rows=rows, seed=seed, **params)
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from recsys_hash.audit.memory import table_bytes
-from recsys_hash.ids.budget import rows_for_budget
+from recsys_hash.budget import resolve_budget
 from recsys_hash.ids.stats import collision_stats
 
 
@@ -50,14 +50,16 @@ def test_collision_stats_private_rows_are_zero():
 
 
 @pytest.mark.parametrize("budget,vocab,rows", [(0.25, 100, 25), (0.1, 29_858, 2_986), (1.0, 7, 7), (1e-9, 7, 1),
-                                               (5, 7, 5)])
-def test_rows_for_budget(budget, vocab, rows):
-    assert rows_for_budget(budget, vocab) == rows
+                                               (5, 7, 5), (np.int64(5), 7, 5), (np.float32(0.5), 10, 5)])
+def test_resolve_budget(budget, vocab, rows):
+    assert resolve_budget(budget, vocab, "item") == rows
 
 
-@pytest.mark.parametrize("budget,msg", [(0.0, r"fraction 0.0 is outside \(0, 1\]"), (1.5, "outside"),
-                                        (float("nan"), "outside"), (0, r"0 rows is outside \[1, 10\]"),
-                                        (11, r"11 rows is outside \[1, 10\]"), (True, "must be a fraction")])
-def test_rows_for_budget_rejects(budget, msg):
+@pytest.mark.parametrize("budget,msg", [(0.0, r"item budget fraction must be in \(0, 1\], got 0.0"),
+                                        (1.5, r"fraction must be in \(0, 1\]"), (float("nan"), r"fraction must be in"),
+                                        (0, r"item budget must be >= 1 row, got 0"),
+                                        (11, "item budget of 11 rows exceeds the item vocabulary of 10 IDs"),
+                                        (True, "must be an int count or a float fraction")])
+def test_resolve_budget_rejects(budget, msg):
     with pytest.raises(ValueError, match=msg):
-        rows_for_budget(budget, 10)
+        resolve_budget(budget, 10, "item")

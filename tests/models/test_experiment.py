@@ -41,7 +41,7 @@ def test_full_strategy_uses_every_row_and_beats_popular(planted):
 def test_run_recall_bad_model(planted):
     with pytest.raises(ValueError, match="model must be one of"):
         run_recall(planted, model="neumf")
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match=r"user budget fraction must be in \(0, 1\], got 1.5"):
         run_recall(planted, strategy="modulo", budget=1.5, config=TrainConfig(epochs=1, progress=False))
 
 
