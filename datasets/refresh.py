@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import os
 import sys
@@ -21,19 +20,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from datasets import REGISTRY_PATH
+from recsys_hash.data.catalog import file_sha256
 
 ENTRY_KEYS = ("name", "kind", "folder", "format", "loader", "source", "licence", "note", "expected", "files")
 FILE_KEYS = ("sha256", "bytes", "required", "source")
 IGNORED = frozenset({"PROVENANCE.json", "NOTES.md"})  # notes of the shared copy, not dataset files
-
-
-def sha256_of(path: Path, block: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(block), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _sorted(obj: Any) -> Any:
@@ -108,7 +99,7 @@ def refresh(doc: dict[str, Any], data_dir: Path, names: Sequence[str] | None = N
             if not path.is_file():
                 changes.append({**rec, "status": "missing", "new_sha256": None, "bytes": meta.get("bytes")})
                 continue
-            digest, size = sha256_of(path), path.stat().st_size
+            digest, size = file_sha256(path), path.stat().st_size
             status = ("added" if not meta.get("sha256") else
                       "unchanged" if (meta["sha256"], meta.get("bytes")) == (digest, size) else "updated")
             meta["sha256"], meta["bytes"] = digest, size
