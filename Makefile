@@ -6,6 +6,10 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 OUTDIR ?= demo-output
 PYTEST_ARGS ?=
+# Where pip finds the CPU build of torch 2.13.0. Empty: the machine's pip configuration (on plain PyPI, Linux
+# x86_64 gets the multi-GB CUDA build). Set TORCH_INDEX=https://download.pytorch.org/whl/cpu to force the CPU build.
+TORCH_INDEX ?=
+PIP_INDEX := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 
 .PHONY: setup demo test bench clean
 
@@ -14,8 +18,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# torch pinned to the CPU build; torchrec without its deps (they would pull the CUDA fbgemm).
-	$(PIP) install -q -e '.[test]'
+	# torch pinned (see TORCH_INDEX); torchrec without its deps (they would pull the CUDA fbgemm-gpu).
+	$(PIP) install -q $(PIP_INDEX) -e '.[test]'
 	$(PIP) install -q --no-deps torchrec==1.8.0
 	$(PY) -c "import torchrec, recsys_hash; print('recsys_hash environment ready')"
 	touch $(STAMP)

@@ -59,7 +59,7 @@ def test_recall_bad_input(lightgcn_folder):
     assert "k=100 is larger than the number of items (30)" in _json(res)["error"]
 
 
-def test_strategy_params_parse_and_reach_the_strategy():
+def test_strategy_params_parse():
     from recsys_hash.commands.recall import parse_params
 
     assert parse_params(["cluster_share=0.25", "oov=hash", "num_hashes=3"]) == {
@@ -72,5 +72,22 @@ def test_unknown_strategy_param_is_a_clear_error():
     from recsys_hash.ids.registry import check_params
 
     check_params("graphhash", {"cluster_share": 0.25})
-    with pytest.raises(ValueError, match="strategy 'modulo' takes no parameter bogus; it takes: seed, input_hash_size"):
+    with pytest.raises(ValueError, match="strategy 'modulo' takes no parameter bogus; it takes: input_hash_size"):
         check_params("modulo", {"bogus": 1})
+    with pytest.raises(ValueError, match="strategy 'graphhash' takes no parameter seed"):   # --seed sets it
+        check_params("graphhash", {"seed": 3})
+
+
+def test_params_reach_the_fitted_strategy():
+    from recsys_hash.data.types import Interactions
+    from recsys_hash.models.experiment import fit_strategy
+
+    inter = Interactions(np.array([0, 1, 2, 2]), np.array([0, 1, 1, 2]), 3, 3)
+    full = fit_strategy("full", inter, 1.0, seed=0, oov="hash")
+    assert full["item"].oov == "hash" and full["user"].oov == "hash"
+    hashed = fit_strategy("double", inter, 2, seed=0, num_hashes=3)
+    assert hashed["item"].rows_per_id == 3
+    with pytest.raises(ValueError, match="strategy 'full' keeps every row: its budget is 1.0, got 0.5"):
+        fit_strategy("full", inter, 0.5, seed=0)
+    with pytest.raises(ValueError, match="strategy 'full' takes no parameter bogus"):
+        fit_strategy("full", inter, 1.0, seed=0, bogus=1)

@@ -27,4 +27,4 @@ def table_bytes(rows: int, dim: int, dtype: str = "float32") -> int:
 
 def mapping_bytes(remapper) -> int:
     """Bytes the remapper must keep at serving time (lookup tables, hash parameters), excluding audit-only data."""
-    return int(sum(np.asarray(a).nbytes for a in remapper._get_state().values()))
+    return int(sum(np.asarray(a).nbytes for a in remapper.serving_arrays().values()))

@@ -14,20 +14,26 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from recsys_hash.audit.memory import dtype_bytes, mapping_bytes, table_bytes
-from recsys_hash.ids.registry import get_strategy
+from recsys_hash.ids.registry import get_strategy, strategy_names
 from recsys_hash.ids.stats import collision_stats
 
-DEFAULT_STRATEGIES = ("modulo", "universal", "xxhash", "double", "frequency", "double_frequency", "qr", "graphhash",
-                      "double_graphhash")
-DEFAULT_BUDGETS = (0.25, 0.10)
 REFERENCE = "full"
+
+
+def default_strategies() -> list[str]:
+    """Every registered strategy but the uncompressed reference (the registry is the one list)."""
+    return [name for name in strategy_names() if name != REFERENCE]
+
+
+
+DEFAULT_BUDGETS = (0.25, 0.10)
 
 
 @dataclass
 class AuditConfig:
     """What to audit: strategies x budgets (fractions of each side's vocabulary), table dim/dtype, seeds."""
 
-    strategies: Sequence[str] = DEFAULT_STRATEGIES
+    strategies: Sequence[str] = field(default_factory=default_strategies)
     budgets: Sequence[float] = DEFAULT_BUDGETS
     dim: int = 64
     dtype: str = "float32"

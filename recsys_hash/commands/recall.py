@@ -20,13 +20,13 @@ def parse_budget(text: str) -> float | int:
     try:
         value = float(text)
     except ValueError:
-        raise typer.BadParameter(f"budget {text!r} is not a number (fraction in (0, 1] or a row count)") from None
+        raise ValueError(f"budget {text!r} is not a number (fraction in (0, 1] or a row count)") from None
     if value > 1:
         if value != int(value):
-            raise typer.BadParameter(f"budget {text!r}: a row count must be a whole number")
+            raise ValueError(f"budget {text!r}: a row count must be a whole number")
         return int(value)
     if value <= 0:
-        raise typer.BadParameter(f"budget {text!r} must be > 0")
+        raise ValueError(f"budget {text!r} must be > 0")
     return value
 
 
@@ -50,9 +50,9 @@ def _floats(text: str, what: str) -> list[float]:
     try:
         values = [float(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise typer.BadParameter(f"{what} {text!r}: expected comma-separated numbers") from None
+        raise ValueError(f"{what} {text!r}: expected comma-separated numbers") from None
     if not values:
-        raise typer.BadParameter(f"{what} is empty")
+        raise ValueError(f"{what} is empty")
     return values
 
 
@@ -91,7 +91,7 @@ def recall_cmd(
 
     try:
         if dataset is None and dataset_path is None:
-            raise typer.BadParameter("give --dataset NAME or --dataset-path DIR")
+            raise ValueError("give --dataset NAME or --dataset-path DIR")
         ks = parse_ks(k)
         budget_value = parse_budget(budget)
         lrs, regs = _floats(lr, "--lr"), _floats(reg, "--reg")

@@ -187,6 +187,11 @@ class IdRemapper(abc.ABC):
     def _transform(self, keys: np.ndarray) -> np.ndarray:
         """Validated non-empty keys -> int64 rows [n] or [n, rows_per_id], all in [0, num_rows_)."""
 
+    def serving_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays the mapping needs at serving time (what memory audits count); refit-only state excluded."""
+        self._check_fitted("serving_arrays")
+        return self._get_state()
+
     def _get_state(self) -> dict[str, np.ndarray]:
         return {}
 

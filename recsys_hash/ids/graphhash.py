@@ -197,6 +197,11 @@ class GraphHash(IdRemapper):
             out[~inside] = universal_hash(keys[~inside], *self._hash[0], self.num_rows_)
         return out
 
+    def serving_arrays(self) -> dict[str, np.ndarray]:
+        """Serving needs the ID -> row table only; labels and flags are kept for partial_fit / refit."""
+        self._check_fitted("serving_arrays")
+        return {"rows": self.rows_}
+
     def _get_state(self) -> dict[str, np.ndarray]:
         return {"rows": self.rows_, "known": self.known_.astype(np.uint8), "labels": self.labels_,
                 "other_labels": self.other_labels_, "label_rows": self.label_rows_}

@@ -45,7 +45,9 @@ def check_params(name: str, params: dict[str, Any]) -> None:
     """Raise ValueError naming any parameter strategy `name` does not take (and those it does)."""
     import inspect
 
-    accepted = [p for p in inspect.signature(get_strategy(name).__init__).parameters if p not in ("self", "num_rows")]
+    # num_rows comes from the budget and seed from the run's --seed: neither is a strategy parameter here.
+    accepted = [p for p in inspect.signature(get_strategy(name).__init__).parameters
+                if p not in ("self", "num_rows", "seed")]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ValueError(f"strategy {name!r} takes no parameter {', '.join(unknown)}; it takes: {', '.join(accepted)}")

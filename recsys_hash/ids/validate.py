@@ -15,12 +15,48 @@ def key_kind(keys: np.ndarray) -> str:
     return STR_KEYS if keys.dtype.kind in "OUS" else INT_KEYS
 
 
+def _utf8_ok(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_IS_STR = np.frompyfunc(lambda v: isinstance(v, str), 1, 1)   # elementwise over object arrays, one C-driven pass
+_UTF8_OK = np.frompyfunc(_utf8_ok, 1, 1)
+
+
+def _decode_bytes(arr: np.ndarray, where: str) -> np.ndarray:
+    """Bytes ('S') array [n] -> object array of str [n] (utf-8); names the first undecodable value."""
+    try:
+        return np.char.decode(arr, "utf-8").astype(object)
+    except UnicodeDecodeError:
+        pos = int(np.argmin(_UTF8_OK(arr).astype(bool)))
+        raise InvalidIdError(f"{where}: bytes ID {bytes(arr[pos])!r} at position {pos} is not valid utf-8") from None
+
+
+def _check_all_str(arr: np.ndarray, where: str) -> None:
+    """Object array [n]: every element must be a str (one pass); names the first other value and its position."""
+    if arr.size == 0:
+        return
+    ok = _IS_STR(arr).astype(bool)
+    if not ok.all():
+        pos = int(np.argmin(ok))
+        value = repr(arr[pos])
+        value = value if len(value) <= 60 else value[:57] + "..."
+        raise InvalidIdError(
+            f"{where}: object arrays of IDs must hold str, got {type(arr[pos]).__name__} {value} at position {pos}"
+        )
+
+
 def as_keys(ids: Any, where: str, input_hash_size: int | None = None) -> np.ndarray:
     """Raw keys -> int64 ndarray [n] (non-negative) or object ndarray of str [n].
 
     Accepts numpy arrays, torch tensors, polars/pandas Series and Python sequences. Rejects bool and
-    float input (NaN included), negative IDs, IDs >= `input_hash_size`, and non-1-D input, with a
-    message naming `where` (e.g. "modulo.transform") and the first offending value and position.
+    float input (NaN included), negative IDs, IDs >= `input_hash_size`, non-str objects, non-utf-8 bytes
+    (bytes arrays are decoded to str) and non-1-D input, with a message naming `where` (e.g.
+    "modulo.transform") and the first offending value and position.
     """
     try:
         import torch
@@ -45,11 +81,12 @@ def as_keys(ids: Any, where: str, input_hash_size: int | None = None) -> np.ndar
         bad = np.flatnonzero(~np.isfinite(arr)) if kind == "f" else np.array([], dtype=np.int64)
         detail = f" (NaN/inf at position {int(bad[0])})" if bad.size else ""
         raise InvalidIdError(f"{where}: IDs must be integers or strings, got dtype {arr.dtype}{detail}")
-    if kind in "US":
-        return arr.astype(object) if kind == "S" else arr.astype(object)
+    if kind == "S":
+        return _decode_bytes(arr, where)
+    if kind == "U":
+        return arr.astype(object)
     if kind == "O":
-        if arr.size and not all(isinstance(v, str) for v in arr[: min(arr.size, 64)]):
-            raise InvalidIdError(f"{where}: object arrays of IDs must hold str, got {type(arr[0]).__name__}")
+        _check_all_str(arr, where)
         return arr
     if kind == "u":
         if arr.size and arr.max() > np.iinfo(np.int64).max:

@@ -21,6 +21,7 @@ import torch
 from torchrec.modules.mc_modules import ManagedCollisionModule
 from torchrec.sparse.jagged_tensor import JaggedTensor
 
+from recsys_hash.errors import InvalidIdError
 from recsys_hash.ids.base import IdRemapper
 from recsys_hash.ids.remap_spec import RemapSpec
 from recsys_hash.integrations.torch_ops import remap_rows
@@ -33,15 +34,16 @@ def _remap_features(
 ) -> Dict[str, JaggedTensor]:
     """Raw int64 IDs of every feature -> rows; lengths (and per-value weights) scaled by rows per ID.
 
-    Validation is one min (or min+max) pass; the mapping runs the numpy kernels in eager CPU mode (see
-    `torch_ops.remap_rows`); a single-row mapping reuses the input's lengths/offsets (no copy).
+    Validation is one min (or min+max) pass; bad IDs raise `InvalidIdError` (eager and scripted alike, see
+    `torch_ops`); the mapping runs the numpy kernels in eager CPU mode (see `torch_ops.remap_rows`); a single-row
+    mapping reuses the input's lengths/offsets (no copy).
     """
     out: Dict[str, JaggedTensor] = {}
     k = len(cols)
     for name, feature in features.items():
         values = feature.values()
         if values.dtype != torch.int64 and values.dtype != torch.int32:
-            raise ValueError(where + ": feature " + name + " has IDs of dtype " + str(values.dtype) + "; need int")
+            raise InvalidIdError(where + ": feature " + name + " has IDs of dtype " + str(values.dtype) + "; need int")
         values = values.to(torch.int64)
         if values.numel() > 0:
             if input_hash_size > 0:
@@ -51,13 +53,13 @@ def _remap_features(
                 lo, hi = int(values.min().item()), 0
             if lo < 0:
                 pos = int(torch.nonzero(values < 0).flatten()[0].item())
-                raise ValueError(
+                raise InvalidIdError(
                     where + ": feature " + name + " has negative ID " + str(lo) + " at position " + str(pos)
                 )
             if input_hash_size > 0:
                 if hi >= input_hash_size:
                     pos = int(torch.nonzero(values >= input_hash_size).flatten()[0].item())
-                    raise ValueError(
+                    raise InvalidIdError(
                         where + ": feature " + name + " has ID " + str(hi) + " at position " + str(pos)
                         + " beyond input_hash_size=" + str(input_hash_size)
                     )
@@ -131,6 +133,8 @@ class RemapperMCModule(ManagedCollisionModule):
         self._cols = [c.as_ints() for c in spec.columns]
         # zero-copy views of the spec's numpy arrays (never written): the eager path reads them back as numpy
         fused = spec.fused_dense()
+        if fused is None and spec.table is not None and spec.table.dense is not None:
+            fused = spec.table.dense[None, :]    # key range past FUSE_MAX: the dense key table, shared by lookup columns
         slots = spec.table.slots if spec.table is not None and spec.table.slots is not None else None
         dense_t = torch.from_numpy(fused) if fused is not None else torch.empty((0, 0), dtype=torch.int64)
         slots_t = torch.from_numpy(slots) if slots is not None else torch.empty((0, 2), dtype=torch.int64)

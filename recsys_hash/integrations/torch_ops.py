@@ -6,13 +6,16 @@ emulated with a mask because torch's `>>` on int64 is arithmetic. TorchScript ca
 so the constants below are inlined as literals in the functions (and checked against these in the tests).
 Gathers use `index_select` (torch's advanced indexing is ~4x slower on CPU). `remap_rows` picks the path:
 the numpy kernels themselves in eager CPU mode (`apply_spec_numpy`, dropped by TorchScript), these twins
-when scripted or on GPU.
+when scripted or on GPU. Bad IDs raise `InvalidIdError` with the same text on every path (scripted, TorchScript
+wraps it in `torch.jit.Error`, whose message ends with "recsys_hash.errors.InvalidIdError: <text>").
 """
 from __future__ import annotations
 
 from typing import List
 
 import torch
+
+from recsys_hash.errors import InvalidIdError
 
 _M61 = (1 << 61) - 1
 _MASK32 = 0xFFFFFFFF
@@ -116,7 +119,9 @@ def apply_spec_torch(
 ) -> torch.Tensor:
     """Non-negative int64 keys [n] -> rows [n, len(cols)]; equals `ids.remap_spec.apply_spec`.
 
-    dense: the spec's `fused_dense()` [num_lookup_columns, D] (or empty); slots: the hash-layout table [size, 2].
+    dense: the spec's `fused_dense()` [num_lookup_columns, D], or [1, D] shared by every lookup column (the dense
+    `KeyTable` itself, row or -1, when the fused table would be too large), or empty; slots: the hash-layout table
+    [size, 2] (used when `dense` is empty).
     """
     has_lookup = False
     for col in cols:
@@ -126,6 +131,7 @@ def apply_spec_torch(
     if has_lookup and dense.numel() == 0:
         found = keytable_lookup_torch(keys, slots, bits, max_probe)
     clipped = keys
+    shared = dense.shape[0] == 1
     if dense.numel() > 0:
         clipped = torch.clamp(keys, max=dense.shape[1] - 1)
     outs: List[torch.Tensor] = []
@@ -136,13 +142,13 @@ def apply_spec_torch(
             continue
         rows = found
         if dense.numel() > 0:
-            rows = dense[j].index_select(0, clipped)
+            rows = dense[0 if shared else j].index_select(0, clipped)
             j += 1
         miss = rows < 0
         if col[1] == 0:  # ERROR
             if bool(miss.any()):
                 pos = int(torch.nonzero(miss).flatten()[0].item())
-                raise ValueError(
+                raise InvalidIdError(
                     where + ": unseen ID " + str(int(keys[pos].item())) + " at position " + str(pos)
                     + " (oov='error'); fit on it or choose another OOV policy"
                 )
@@ -169,6 +175,8 @@ def apply_spec_numpy(
     columns = [Column.from_ints(c) for c in cols]
     table = KeyTable(slots=slots.numpy(), bits=bits, max_probe=max_probe) if slots.numel() > 0 else None
     fused = dense.numpy() if dense.numel() > 0 else None
+    if fused is not None and fused.shape[0] == 1 and sum(c.lookup for c in columns) > 1:
+        table, fused = KeyTable(dense=fused[0]), None          # one dense key table shared by the lookup columns
     rows = apply_columns(keys.numpy(), columns, table, fused, where)
     return torch.from_numpy(rows).view(keys.numel(), len(cols))
 

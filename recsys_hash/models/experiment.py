@@ -57,9 +57,13 @@ def fit_strategy(strategy: str, fit: Interactions, budget: float | int, seed: in
     """Fitted remappers per side. `full` is fitted on the whole vocabulary so cold IDs own a row too."""
     if strategy == "full":
         from recsys_hash.ids import get_strategy
+        from recsys_hash.ids.registry import check_params
 
+        if budget != 1.0:
+            raise ValueError(f"strategy 'full' keeps every row: its budget is 1.0, got {budget!r}")
+        check_params("full", params)
         cls = get_strategy("full")
-        return {side: cls(num_rows=n, seed=seed).fit(np.arange(n, dtype=np.int64))
+        return {side: cls(seed=seed, **params).fit(np.arange(n, dtype=np.int64))   # rows: vocabulary (+ OOV rows)
                 for side, n in (("user", fit.n_users), ("item", fit.n_items))}
     return fit_remappers(strategy, fit, budget, seed=seed, **params)
 

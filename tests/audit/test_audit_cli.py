@@ -1,7 +1,6 @@
 """The audit end to end: CLI bad input fails before training; a small real run; graphhash beats modulo on planted data."""
 import json
 import re
-import time
 
 import numpy as np
 import pytest
@@ -34,11 +33,9 @@ def _lightgcn_folder(path, n_users=60, n_items=40, per_user=8, seed=0):
     (["--budgets", "abc"], "budget 'abc' is not a number"),
 ])
 def test_bad_arguments_fail_before_training(tmp_path, args, msg):
-    t0 = time.perf_counter()
     res = runner.invoke(app, ["audit", "--out", str(tmp_path / "o"), *args])
     assert res.exit_code == 1, res.output
     assert re.search(msg, _flat(res.output)), res.output
-    assert time.perf_counter() - t0 < 10          # nothing was trained
     assert not (tmp_path / "o" / "audit.json").exists()
 
 

@@ -9,7 +9,6 @@ def planted_dataset(n_users=120, n_items=80, groups=4, per_user=12, seed=0) -> I
     """Users prefer items of their own group (90%); 2 of each user's items go to test."""
     rng = np.random.default_rng(seed)
     ug = np.arange(n_users) % groups
-    ig = np.arange(n_items) % groups
     users = np.repeat(np.arange(n_users), per_user)
     same = rng.random(users.size) < 0.9
     own = rng.integers(0, n_items // groups, users.size) * groups + ug[users]
@@ -21,7 +20,6 @@ def planted_dataset(n_users=120, n_items=80, groups=4, per_user=12, seed=0) -> I
     is_test = (rank % 5 == 4)
     tr = Interactions(users[~is_test], items[~is_test], n_users, n_items, name="planted")
     te = Interactions(users[is_test], items[is_test], n_users, n_items, name="planted-test")
-    assert ig.size == n_items
     return InteractionDataset(name="planted", train=tr, test=te)
 
 

@@ -56,7 +56,7 @@ def test_cold_users_and_unseen_items_are_evaluated(planted, strategy):
 
     te = Interactions(te_u, te_i, planted.n_users, planted.n_items, name="te")
     data = InteractionDataset("cold", tr, te)
-    out = run_recall(data, strategy=strategy, budget=0.5, dim=8, ks=[10],
+    out = run_recall(data, strategy=strategy, budget=1.0 if strategy == "full" else 0.5, dim=8, ks=[10],
                      config=TrainConfig(epochs=2, batch_size=256, progress=False))
     assert out["n_cold_users"] == 1 and out["n_unseen_test_items"] == 1
     assert out["n_users_evaluated"] == len(np.unique(te_u))
