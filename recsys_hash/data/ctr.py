@@ -93,20 +93,38 @@ def split_ctr(frame: CTRFrame, fractions: Sequence[float] = (0.8, 0.1, 0.1), see
     return {n: take_ctr(frame, np.sort(p), f"{frame.name}/{n}") for n, p in zip(names, np.split(perm, cuts))}
 
 
-def _categorical_keys(values: pl.Series) -> np.ndarray:
-    """Categorical strings -> int64 raw keys: decimal if every value is, else hex, else a 63-bit hash; missing -> -1."""
-    present = values.is_not_null() & (values.str.strip_chars() != "")
-    vals = values.str.strip_chars()
-    for base in (10, 16):
-        parsed = vals.str.to_integer(base=base, strict=False)
-        if not (present & parsed.is_null()).any() and not (parsed < 0).any():
-            return parsed.fill_null(-1).to_numpy().astype(np.int64)
-    hashed = (vals.hash(seed=0) // 2).cast(pl.Int64)
-    return pl.select(pl.when(present).then(hashed).otherwise(-1)).to_series().to_numpy().astype(np.int64)
+_HEX = r"^[0-9a-fA-F]{1,15}$"   # at most 15 hex digits: the value is below 2^60
+HASHED_BIT = 1 << 62            # set on hashed keys, so they never equal a hex key (< 2^60)
+
+
+def _categorical_keys(frame: pl.DataFrame, col: str, label: str, hex_only: bool) -> np.ndarray:
+    """Categorical strings of one column -> int64 raw keys [n], by a per-value rule (never per chunk or file).
+
+    A value of 1..15 hex digits -> its base-16 value (< 2^60); missing/blank -> -1. Any other value is an error
+    when `hex_only` (headerless Kaggle Criteo: categoricals are hex), else -> `string_keys_to_int(value, seed=0)`
+    | 2^62 (xxh64, stable across versions and disjoint from hex keys). So a value maps to one key in every
+    chunk and file.
+    """
+    vals = frame[col].str.strip_chars()
+    present = (vals.is_not_null() & (vals != "")).to_numpy()
+    is_hex = vals.str.contains(_HEX).fill_null(False).to_numpy()
+    keys = vals.str.to_integer(base=16, strict=False).fill_null(-1).to_numpy().astype(np.int64)
+    keys[~is_hex] = -1
+    other = np.flatnonzero(present & ~is_hex)
+    if other.size and hex_only:
+        row = frame.row(int(other[0]), named=True)
+        raise DataFormatError(f"{label} line {row['line']}: expected a hex categorical value in column {col!r}, "
+                              f"got {row[col]!r}")
+    if other.size:
+        from recsys_hash.ids.hashing import string_keys_to_int  # leaf module of numpy hash functions
+
+        strings = vals.gather(other).to_numpy().astype(object)
+        keys[other] = string_keys_to_int(strings, seed=0) | HASHED_BIT
+    return keys
 
 
 def _ctr_from_tokens(tok: pl.DataFrame, names: list[str], label_col: str, dense: Sequence[str],
-                     categorical: Sequence[str], label: str, sep: str, name: str) -> CTRFrame:
+                     categorical: Sequence[str], label: str, sep: str, name: str, hex_only: bool = False) -> CTRFrame:
     check_field_count(tok, len(names), label, sep)
     cols = tok.with_columns(pl.col("tok").list.to_struct(fields=names)).unnest("tok")
     labels = _labels(cols, label_col, label)
@@ -115,7 +133,7 @@ def _ctr_from_tokens(tok: pl.DataFrame, names: list[str], label_col: str, dense:
         filled = cols.select("line", "text", pl.when(pl.col(c).str.strip_chars() == "").then(pl.lit("0")).otherwise(pl.col(c)).alias(c))
         dense_cols.append(to_float(filled, c, label, f"a numeric value in dense column {c!r}"))
     dense_arr = (np.stack(dense_cols, axis=1) if dense_cols else np.zeros((cols.height, 0))).astype(np.float32)
-    cats = {c: _categorical_keys(cols[c]) for c in categorical}
+    cats = {c: _categorical_keys(cols, c, label, hex_only) for c in categorical}
     return CTRFrame(categorical=cats, dense=dense_arr, dense_names=list(dense), labels=labels, name=name)
 
 
@@ -156,7 +174,9 @@ def read_criteo(path: PathLike, chunk_rows: int | None = None, sep: str | None =
     """Criteo-format rows -> CTRFrame (or, with `chunk_rows`, an iterator of CTRFrames streamed from disk).
 
     Accepts the original headerless TSV (label, 13 integer, 26 hex categorical columns) and CSV/TSV samples with
-    a `label,I1..I13,C1..C26` header. Missing dense -> 0.0; categorical hex -> int64 key, missing -> -1.
+    a `label,I1..I13,C1..C26` header. Missing dense -> 0.0. Categorical keys follow one per-value rule, whatever
+    the chunk or file: hex strings (<= 15 digits) -> their base-16 value; other strings -> a stable xxh64 key
+    (`string_keys_to_int(value, seed=0) | 2^62`; in a headerless file they are a DataFormatError); missing -> -1.
     """
     path = Path(path)
     label = name or path.name
@@ -169,7 +189,8 @@ def read_criteo(path: PathLike, chunk_rows: int | None = None, sep: str | None =
 
     def frames(rows: int) -> Iterator[CTRFrame]:
         for lines in _line_chunks(path, rows, int(has_header)):
-            yield _ctr_from_tokens(tokenize(lines, sep), names, label_col, dense, categorical, label, sep, label)
+            yield _ctr_from_tokens(tokenize(lines, sep), names, label_col, dense, categorical, label, sep, label,
+                                   hex_only=not has_header)
 
     if chunk_rows is not None:
         if chunk_rows <= 0:
@@ -186,7 +207,11 @@ AVAZU_FILES = ("deepctr_avazu_sample.txt", "torchrechub_avazu_train_sample.csv",
 
 
 def read_avazu(path: PathLike, name: str | None = None) -> CTRFrame:
-    """Avazu CSV with header: label column `click` or `label`, an optional row `id` (dropped), all else categorical."""
+    """Avazu CSV with header: label column `click` or `label`, an optional row `id` (dropped), all else categorical.
+
+    Categorical keys follow `read_criteo`'s per-value rule: hex-looking strings (decimal ones included) -> base 16,
+    other strings -> stable xxh64 keys with bit 62 set, missing -> -1.
+    """
     path = Path(path)
     label = name or path.name
     lines = read_lines(path, label)

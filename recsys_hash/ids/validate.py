@@ -30,6 +30,10 @@ _UTF8_OK = np.frompyfunc(_utf8_ok, 1, 1)
 def _decode_bytes(arr: np.ndarray, where: str) -> np.ndarray:
     """Bytes ('S') array [n] -> object array of str [n] (utf-8); names the first undecodable value."""
     try:
+        return arr.astype(np.str_).astype(object)            # ASCII, the usual case: numpy's fast cast
+    except UnicodeDecodeError:
+        pass
+    try:
         return np.char.decode(arr, "utf-8").astype(object)
     except UnicodeDecodeError:
         pos = int(np.argmin(_UTF8_OK(arr).astype(bool)))
@@ -38,10 +42,10 @@ def _decode_bytes(arr: np.ndarray, where: str) -> np.ndarray:
 
 def _check_all_str(arr: np.ndarray, where: str) -> None:
     """Object array [n]: every element must be a str (one pass); names the first other value and its position."""
-    if arr.size == 0:
+    if arr.size == 0 or set(map(type, arr)) == {str}:    # fast path: the set of element types, built in C
         return
     ok = _IS_STR(arr).astype(bool)
-    if not ok.all():
+    if not ok.all():                                     # (str subclasses are accepted too)
         pos = int(np.argmin(ok))
         value = repr(arr[pos])
         value = value if len(value) <= 60 else value[:57] + "..."

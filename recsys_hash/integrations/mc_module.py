@@ -27,6 +27,17 @@ from recsys_hash.ids.remap_spec import RemapSpec
 from recsys_hash.integrations.torch_ops import remap_rows
 
 
+def _dtype_name(dtype: torch.dtype) -> str:
+    """"torch.float32" etc. in eager and scripted code alike (TorchScript's str(dtype) is the enum number)."""
+    known = [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.bool, torch.uint8, torch.int8,
+             torch.int16, torch.complex64, torch.complex128]
+    names = ["float16", "bfloat16", "float32", "float64", "bool", "uint8", "int8", "int16", "complex64", "complex128"]
+    for i in range(len(known)):
+        if dtype == known[i]:
+            return "torch." + names[i]
+    return str(dtype)
+
+
 @torch.fx.wrap
 def _remap_features(
     features: Dict[str, JaggedTensor], cols: List[List[int]], dense: torch.Tensor, slots: torch.Tensor, bits: int,
@@ -43,7 +54,9 @@ def _remap_features(
     for name, feature in features.items():
         values = feature.values()
         if values.dtype != torch.int64 and values.dtype != torch.int32:
-            raise InvalidIdError(where + ": feature " + name + " has IDs of dtype " + str(values.dtype) + "; need int")
+            raise InvalidIdError(
+                where + ": feature " + name + " has IDs of dtype " + _dtype_name(values.dtype) + "; need int"
+            )
         values = values.to(torch.int64)
         if values.numel() > 0:
             if input_hash_size > 0:
@@ -134,7 +147,7 @@ class RemapperMCModule(ManagedCollisionModule):
         # zero-copy views of the spec's numpy arrays (never written): the eager path reads them back as numpy
         fused = spec.fused_dense()
         if fused is None and spec.table is not None and spec.table.dense is not None:
-            fused = spec.table.dense[None, :]    # key range past FUSE_MAX: the dense key table, shared by lookup columns
+            fused = spec.table.dense[None, :]    # range past FUSE_MAX: the dense key table, shared by lookup columns
         slots = spec.table.slots if spec.table is not None and spec.table.slots is not None else None
         dense_t = torch.from_numpy(fused) if fused is not None else torch.empty((0, 0), dtype=torch.int64)
         slots_t = torch.from_numpy(slots) if slots is not None else torch.empty((0, 2), dtype=torch.int64)

@@ -71,6 +71,37 @@ def test_read_criteo_headerless_tsv_exact_and_streamed(tmp_path):
     np.testing.assert_array_equal(np.concatenate([c.dense for c in chunks]), f.dense)
 
 
+def _hashed_key(value):
+    """The key of a non-hex categorical string: top 63 bits of xxh64(utf-8, seed 0), bit 62 set."""
+    import xxhash
+
+    return (xxhash.xxh64_intdigest(value.encode("utf-8"), seed=0) >> 1) | (1 << 62)
+
+
+def test_criteo_categorical_keys_do_not_depend_on_chunk(tmp_path):
+    # chunk 1 holds only decimal-looking values, chunk 2 also hex ones: "12345678" must keep one key
+    rows = [_criteo_row(0, c1="12345678"), _criteo_row(1, c1="12345678"), _criteo_row(0, c1="12345678"),
+            _criteo_row(1, c1="0a1b2c3d")]
+    path = write(tmp_path, "day_1", "\n".join(rows) + "\n")
+    chunks = list(read_criteo(path, chunk_rows=2))
+    assert [c.categorical["C1"].tolist() for c in chunks] == [[0x12345678] * 2, [0x12345678, 0x0A1B2C3D]]
+    assert read_criteo(path).categorical["C1"].tolist() == [0x12345678] * 3 + [0x0A1B2C3D]
+    # header CSV sample: non-hex strings get a stable xxh64 key, in whichever chunk they appear
+    header = ",".join(["label"] + [f"I{k}" for k in range(1, 14)] + [f"C{k}" for k in range(1, 27)])
+    csv_rows = [_criteo_row(0, c1=v).replace("\t", ",") for v in ("12345678", "a b", "12345678", "a b", "zz")]
+    path = write(tmp_path, "s.csv", header + "\n" + "\n".join(csv_rows) + "\n")
+    keys = np.concatenate([c.categorical["C1"] for c in read_criteo(path, chunk_rows=2)])
+    assert keys.tolist() == [0x12345678, _hashed_key("a b"), 0x12345678, _hashed_key("a b"), _hashed_key("zz")]
+    np.testing.assert_array_equal(read_criteo(path).categorical["C1"], keys)
+
+
+def test_headerless_criteo_rejects_non_hex_categorical(tmp_path):
+    rows = [_criteo_row(0), _criteo_row(1, c1="0a1b2c3g")]
+    with pytest.raises(DataFormatError, match=r"^k.tsv line 2: expected a hex categorical value in column 'C1', "
+                                              r"got '0a1b2c3g'"):
+        read_criteo(write(tmp_path, "k.tsv", "\n".join(rows) + "\n"), name="k.tsv")
+
+
 def test_read_criteo_csv_with_header(tmp_path):
     header = ",".join(["label"] + [f"I{k}" for k in range(1, 14)] + [f"C{k}" for k in range(1, 27)])
     path = write(tmp_path, "s.csv", header + "\n" + _criteo_row(1, "7").replace("\t", ",") + "\n")
@@ -96,10 +127,10 @@ def test_read_avazu_key_parsing(tmp_path):
     f = read_avazu(write(tmp_path, "a.csv", text))
     assert list(f.categorical) == ["hour", "site_id", "device_model"]  # id dropped, click is the label
     np.testing.assert_array_equal(f.labels, [0, 1])
-    np.testing.assert_array_equal(f.categorical["hour"], [14102100, 14102101])  # all decimal -> decimal
-    np.testing.assert_array_equal(f.categorical["site_id"], [0x1FBE01FE, 0xFF])  # not all decimal -> hex
+    np.testing.assert_array_equal(f.categorical["hour"], [0x14102100, 0x14102101])  # hex-looking -> base 16
+    np.testing.assert_array_equal(f.categorical["site_id"], [0x1FBE01FE, 0xFF])
     dm = f.categorical["device_model"]
-    assert dm[1] == -1 and dm[0] >= 0  # not hex -> 63-bit hash; missing -> -1
+    assert dm[1] == -1 and dm[0] == _hashed_key("iPhone 5")  # not hex -> stable xxh64 key; missing -> -1
     with pytest.raises(DataFormatError, match=r"^b.csv line 1: expected a header with a 'click' or 'label' column"):
         read_avazu(write(tmp_path, "b.csv", "a,b\n1,2\n"))
 

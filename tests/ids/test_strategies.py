@@ -176,3 +176,33 @@ def test_fused_dense_hand_example_and_error_column_reuses_table():
         full.transform(np.array([1, 3]))
     with pytest.raises(InvalidIdError, match=r"unseen ID 1000 at position 0"):
         full.transform(np.array([1000]))
+
+
+def test_bytes_keys_are_decoded_to_str_keys():
+    r = create("full").fit(np.array(["a", "bc", "é"], dtype=object))
+    as_bytes = np.array(["bc".encode(), "é".encode(), b"a"])              # dtype 'S'
+    assert as_bytes.dtype.kind == "S"
+    np.testing.assert_array_equal(r.transform(as_bytes), r.transform(np.array(["bc", "é", "a"], dtype=object)))
+    ascii_rows = r.transform(np.array([b"a", b"bc"]))                                  # ASCII-only: the fast cast
+    np.testing.assert_array_equal(ascii_rows, r.transform(np.array(["a", "bc"], dtype=object)))
+    with pytest.raises(InvalidIdError, match=r"^full.transform: bytes ID b'\\xff\\xfe' at position 2 is not valid utf-8"):
+        r.transform(np.array([b"a", b"bc", b"\xff\xfe"]))
+
+
+def test_object_keys_checked_everywhere_naming_the_bad_value():
+    keys = np.array([f"k{i}" for i in range(100)], dtype=object)
+    keys[70] = 12                                                         # past the first 64 values
+    with pytest.raises(InvalidIdError, match=r"^full.fit: object arrays of IDs must hold str, got int 12 at position 70"):
+        create("full").fit(keys)
+    keys[70], keys[99] = "k70", b"raw"
+    with pytest.raises(InvalidIdError, match=r"got bytes b'raw' at position 99$"):
+        create("full").fit(keys)
+    keys[99] = None
+    with pytest.raises(InvalidIdError, match=r"got NoneType None at position 99$"):
+        create("modulo", num_rows=5).fit(keys)
+    keys[99] = "x" * 100
+    with pytest.raises(InvalidIdError, match=r"got int 5 at position 0$"):  # first bad value wins
+        create("full").fit(np.concatenate([np.array([5], dtype=object), keys]))
+    keys[3] = list(range(40))                                             # long values are cut to 60 characters
+    with pytest.raises(InvalidIdError, match=r"got list \[0, 1, 2, .{47}\.\.\. at position 3$"):
+        create("full").fit(keys)

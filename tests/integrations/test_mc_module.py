@@ -4,6 +4,7 @@ import pytest
 import torch
 from torchrec.sparse.jagged_tensor import JaggedTensor
 
+from recsys_hash.errors import InvalidIdError
 from recsys_hash.ids import create
 from recsys_hash.ids import hashing
 from recsys_hash.integrations import RemapperMCModule
@@ -136,3 +137,57 @@ def test_remapper_and_table_name_attributes(tmp_path):
     mc.load_remapper_state(other.remap_spec())
     assert mc.remapper is None
     torch.jit.script(RemapperMCModule(r, name="item"))       # the Python-side attributes do not break scripting
+
+
+@pytest.mark.parametrize("name, kw", [("full", {"oov": "hash", "oov_buckets": 7}), ("full", {}),
+                                      ("frequency", {"num_rows": 3000}), ("double_frequency", {"num_rows": 3000})])
+def test_dense_key_table_past_fuse_max_equals_transform(monkeypatch, name, kw):
+    from recsys_hash.ids import remap_spec
+
+    monkeypatch.setattr(remap_spec, "FUSE_MAX", 64)               # as if the dense key range were > 2^26
+    keys = np.random.default_rng(6).integers(0, 3000, 5000)
+    r = create(name, seed=3, **kw).fit(keys)
+    spec = r.remap_spec()
+    assert spec.table.dense is not None and any(c.lookup for c in spec.columns)
+    if kw.get("oov", "error") != "error" or name != "full":
+        assert spec.fused_dense() is None                          # the case that used to crash
+    queries = np.concatenate([keys[:900], np.arange(3100), [2**63 - 1]])
+    if name == "full" and not kw:
+        queries = keys                                             # oov='error': only fitted keys
+    expect = r.transform(queries).reshape(-1)
+    mc = RemapperMCModule(r, name="t")
+    assert np.shares_memory(mc._dense.numpy(), spec.table.dense)   # the key table itself, no copy
+    calls = []
+    real = torch_ops.apply_spec_numpy
+    monkeypatch.setattr(torch_ops, "apply_spec_numpy", lambda *a: calls.append(1) or real(*a))
+    np.testing.assert_array_equal(mc(_jt(queries))["t"].values().numpy(), expect)          # eager: numpy kernels
+    assert calls == [1]
+    np.testing.assert_array_equal(torch.jit.script(mc)(_jt(queries))["t"].values().numpy(), expect)  # torch ops
+    eager_torch = torch_ops.apply_spec_torch(
+        torch.from_numpy(queries), mc._cols, mc._dense, mc._slots, mc._bits, mc._max_probe, "t")
+    np.testing.assert_array_equal(eager_torch.numpy().reshape(-1), expect)
+
+
+def test_bad_ids_same_invalid_id_error_eager_and_scripted():
+    r = create("full").fit(np.arange(10))
+    mc = RemapperMCModule(r, name="user", input_hash_size=100)
+    scripted = torch.jit.script(mc)
+    where = "RemapperMCModule[user].preprocess"
+    cases = [
+        (_jt([1, -4]), f"{where}: feature t has negative ID -4 at position 1"),
+        (_jt([1, 2, 100]), f"{where}: feature t has ID 100 at position 2 beyond input_hash_size=100"),
+        (_jt([1, 42]), f"{where}: unseen ID 42 at position 1 (oov='error'); fit on it or choose another OOV policy"),
+        ({"t": JaggedTensor(values=torch.tensor([1.0]), lengths=torch.tensor([1]))},
+         f"{where}: feature t has IDs of dtype torch.float32; need int"),
+    ]
+    for features, message in cases:
+        with pytest.raises(InvalidIdError) as eager:
+            mc(features)
+        assert str(eager.value) == message
+        with pytest.raises(torch.jit.Error) as script:             # TorchScript wraps the same exception and text
+            scripted(features)
+        assert str(script.value).rstrip().endswith("recsys_hash.errors.InvalidIdError: " + message)
+    with pytest.raises(InvalidIdError, match=r"^t: unseen ID 42 at position 1 \(oov='error'\)"):  # the GPU path
+        torch_ops.apply_spec_torch(torch.tensor([1, 42]), mc._cols, mc._dense, mc._slots, mc._bits, mc._max_probe, "t")
+    with pytest.raises(InvalidIdError, match=r"^full.transform: negative ID -4 at position 1"):  # numpy transform
+        r.transform(np.array([1, -4]))
