@@ -1,0 +1,53 @@
+"""Merge bench_recall result files into one Markdown table per dataset (what benchmarks/RESULTS.md shows).
+
+    python benchmarks/recall_table.py benchmarks/results/bench_recall_gowalla.json benchmarks/results/bench_recall_gowalla_graph.json
+
+Later files override earlier ones for the same (dataset, model, strategy, budget): re-runs of a strategy after a
+code change replace its old rows. Prints the table, the relative gain of each graph strategy over the best
+hashing baseline at the same budget, and its share of the full table's Recall@20.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HASHING = ("modulo", "universal", "xxhash", "double", "frequency", "double_frequency", "qr")
+
+
+def merge(paths: list[str]) -> list[dict]:
+    rows: dict[tuple, dict] = {}
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        for r in data["summary"]:
+            rows[(r["dataset"], r["model"], r["strategy"], r["budget"])] = dict(r, source=Path(path).name)
+    return list(rows.values())
+
+
+def table(rows: list[dict]) -> str:
+    out = []
+    for ds in sorted({r["dataset"] for r in rows}):
+        rs = [r for r in rows if r["dataset"] == ds]
+        full = next((r["recall@20"] for r in rs if r["strategy"] == "full"), None)
+        out += [f"**{ds}**", "", "| strategy | budget | rows (user+item) | Recall@20 | NDCG@20 | × full | vs best hashing |"
+                " lr / reg | best epoch |", "|---|---|---|---|---|---|---|---|---|"]
+        order = sorted(rs, key=lambda r: (-(r["budget"] or 2), -r["recall@20"]))
+        for r in order:
+            base = r["strategy"].partition(":")[0]
+            gain = "-"
+            if base.endswith("graphhash") and r["budget"] is not None:
+                peers = [p for p in rs if p["budget"] == r["budget"] and p["strategy"] in HASHING]
+                if peers:
+                    best = max(peers, key=lambda p: p["recall@20"])
+                    gain = f"{r['recall@20'] / best['recall@20'] - 1:+.0%} ({best['strategy']})"
+            share = f"{r['recall@20'] / full:.2f}" if full else "-"
+            rows_txt = f"{r['rows_user']}+{r['rows_item']}" if r["rows_user"] else "-"
+            out.append(f"| {r['strategy']} | {r['budget'] if r['budget'] is not None else '-'} | {rows_txt} | "
+                       f"{r['recall@20']:.4f} | {r['ndcg@20']:.4f} | {share} | {gain} | {r['lr']} / {r['reg']} | "
+                       f"{r['best_epoch'] if r['lr'] is not None else '-'} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(table(merge(sys.argv[1:])))
