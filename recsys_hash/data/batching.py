@@ -10,6 +10,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 from torchrec.datasets.utils import Batch
 from torchrec.sparse.jagged_tensor import JaggedTensor, KeyedJaggedTensor
 
+from recsys_hash.data.jagged import gather_jagged  # noqa: F401 (public here too)
 from recsys_hash.data.types import CTRFrame, Sequences
 from recsys_hash.errors import InvalidIdError
 
@@ -27,22 +28,6 @@ def _as_index(index, n: int, where: str) -> np.ndarray:
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"{where}: row index out of range for {n} rows (min {idx.min()}, max {idx.max()})")
     return idx.astype(np.int64) % max(n, 1)
-
-
-def gather_jagged(offsets: np.ndarray, values: np.ndarray, rows: np.ndarray,
-                  max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Segments `rows` of a jagged array -> (lengths int64 [len(rows)], values concatenated in row order).
-
-    With `max_len`, keeps the last `max_len` values of each segment (the most recent, for time-ordered rows).
-    """
-    ends = offsets[rows + 1]
-    lengths = ends - offsets[rows]
-    if max_len is not None:
-        lengths = np.minimum(lengths, max_len)
-    starts = ends - lengths
-    out_starts = np.cumsum(lengths) - lengths
-    src = np.repeat(starts - out_starts, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
-    return lengths.astype(np.int64), values[src]
 
 
 def _bags_for_keys(field: str, keys: np.ndarray, offsets: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

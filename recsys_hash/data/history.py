@@ -9,6 +9,7 @@ from typing import Mapping
 
 import numpy as np
 
+from recsys_hash.data.jagged import gather_offsets
 from recsys_hash.data.types import CTRFrame, SequenceCTRFrame
 
 
@@ -97,7 +98,7 @@ def history_samples(user: np.ndarray, item: np.ndarray, time: np.ndarray,
                        for k, v in categorical.items()}
         y = np.concatenate([y, np.zeros(neg_item.size, np.float32)])[row_order]
         rows = src_row[row_order]
-        history = {k: _gather(offsets, v, rows) for k, v in history.items()}
+        history = {k: gather_offsets(offsets, v, rows) for k, v in history.items()}
         lengths = lengths[rows]
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     else:
@@ -107,14 +108,6 @@ def history_samples(user: np.ndarray, item: np.ndarray, time: np.ndarray,
     return SequenceCTRFrame(frame=frame, history=history, name=name)
 
 
-def _gather(offsets: np.ndarray, values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Jagged rows `rows` of (offsets, values) -> new (offsets [len(rows)+1], values)."""
-    lengths = offsets[rows + 1] - offsets[rows]
-    new = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    src = np.repeat(offsets[rows] - new[:-1], lengths) + np.arange(new[-1], dtype=np.int64)
-    return new, values[src]
-
-
 def take_seqctr(sf: SequenceCTRFrame, index: np.ndarray, name: str | None = None) -> SequenceCTRFrame:
     """Rows `index` (int array or bool mask) of `sf`, histories gathered jagged (for splits and batches)."""
     from recsys_hash.data.ctr import take_ctr
@@ -122,4 +115,4 @@ def take_seqctr(sf: SequenceCTRFrame, index: np.ndarray, name: str | None = None
     rows = np.flatnonzero(index) if np.asarray(index).dtype == bool else np.asarray(index, dtype=np.int64)
     name = sf.name if name is None else name
     return SequenceCTRFrame(frame=take_ctr(sf.frame, rows, name), name=name,
-                            history={k: _gather(o, v, rows) for k, (o, v) in sf.history.items()})
+                            history={k: gather_offsets(o, v, rows) for k, (o, v) in sf.history.items()})

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from recsys_hash.data.interactions import read_id_lists
+from recsys_hash.data.jagged import gather_jagged
 from recsys_hash.data.paths import dataset_dir, dataset_file
 from recsys_hash.data.types import Sequences
 from recsys_hash.errors import DataFormatError
@@ -42,12 +43,10 @@ def read_item_attributes(path: PathLike, label: str, n_items: int, one_based: bo
     order = np.argsort(items, kind="stable")
     counts = np.zeros(n_items, np.int64)
     counts[items] = lengths
-    starts = np.concatenate([[0], np.cumsum(lengths)])[:-1]
-    # Gather each item's segment in item order (vectorised jagged gather).
-    seg_len = lengths[order]
-    src = np.repeat(starts[order] - np.concatenate([[0], np.cumsum(seg_len)])[:-1], seg_len) + np.arange(seg_len.sum())
+    # Each item's segment, in item order.
+    _, ordered = gather_jagged(np.concatenate([[0], np.cumsum(lengths)]), values, order)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return offsets, values[src] if values.size else values
+    return offsets, ordered
 
 
 def read_sequences(path: PathLike, label: str, name: str, one_based: bool = True) -> Sequences:

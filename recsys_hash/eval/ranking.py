@@ -19,6 +19,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
+from recsys_hash.data.jagged import gather_jagged
 from recsys_hash.data.types import Interactions
 from recsys_hash.eval.metrics import csr_from_pairs, parse_ks, per_user_metrics, hits_from_topk
 
@@ -70,12 +71,8 @@ def stable_topk(scores: torch.Tensor, k: int) -> torch.Tensor:
 
 def _gather_csr(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(local row index, column) of every stored entry of `rows` in a CSR matrix, vectorised."""
-    starts, ends = indptr[rows], indptr[rows + 1]
-    counts = ends - starts
-    local = np.repeat(np.arange(rows.size, dtype=np.int64), counts)
-    first = np.cumsum(counts) - counts
-    pos = np.arange(counts.sum(), dtype=np.int64) - np.repeat(first, counts) + np.repeat(starts, counts)
-    return local, indices[pos]
+    counts, cols = gather_jagged(indptr, indices, rows)
+    return np.repeat(np.arange(rows.size, dtype=np.int64), counts), cols
 
 
 def rank_items(scorer: Scorer, users: np.ndarray, k: int, n_items: int,

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from recsys_hash.data.types import Interactions
+from recsys_hash.models.sampling import dedup_pairs
 from recsys_hash.models.tables import CompressedEmbeddings
 
 
@@ -44,8 +45,8 @@ def normalized_adjacency(train: Interactions) -> torch.Tensor:
     Nodes 0..n_u-1 are users, n_u.. are items; duplicate edges count once; isolated nodes get empty rows.
     """
     n_u, n_i = train.n_users, train.n_items
-    keys = np.unique(train.user.astype(np.int64) * n_i + train.item.astype(np.int64))
-    u, i = keys // n_i, keys % n_i + n_u
+    u, i = dedup_pairs(train)
+    i = i + n_u
     rows = np.concatenate([u, i])
     cols = np.concatenate([i, u])
     deg = np.bincount(rows, minlength=n_u + n_i).astype(np.float64)
