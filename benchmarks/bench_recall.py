@@ -25,10 +25,6 @@ STRATEGIES = ["full", "modulo", "universal", "double", "frequency", "double_freq
 HASHING = ["modulo", "universal", "double", "frequency", "double_frequency", "qr"]
 
 
-def _list(text: str, cast=str) -> list:
-    return [cast(t.strip()) for t in text.split(",") if t.strip()]
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", default="gowalla,ml-1m")
@@ -119,12 +115,13 @@ def strategy_spec(text: str) -> tuple[str, dict]:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    from recsys_hash.commands._output import parse_list
     from recsys_hash.data import load_interactions
     from recsys_hash.eval.timing import torch_threads
     from recsys_hash.models import TrainConfig, make_split, run_recall
 
-    seeds, budgets = _list(args.seeds, int), _list(args.budgets, float)
-    lrs, regs = _list(args.lrs, float), _list(args.regs, float)
+    seeds, budgets = parse_list(args.seeds, int), parse_list(args.budgets, float)
+    lrs, regs = parse_list(args.lrs, float), parse_list(args.regs, float)
     runs: list[dict] = []
     out_path, md_path = Path(args.out), Path(args.md)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,14 +132,14 @@ def main(argv=None) -> dict:
             "protocol": "BPR, 1 uniform negative; lr x reg tuned on validation with seed 0, reused for other seeds"}
     t_all = time.perf_counter()
     with torch_threads(args.threads):
-        for ds in _list(args.datasets):
+        for ds in parse_list(args.datasets):
             data = load_interactions(ds)
-            for model in _list(args.models):
+            for model in parse_list(args.models):
                 bs = args.lightgcn_batch_size if model == "lightgcn" else args.batch_size
                 cfg = TrainConfig(epochs=args.epochs, batch_size=bs, eval_every=args.eval_every,
                                   patience=args.patience, progress=False)
                 jobs = [("popular", None, None)]
-                for strat in _list(args.strategies):
+                for strat in parse_list(args.strategies):
                     for b in ([1.0] if strat == "full" else budgets):
                         jobs.append(("mf" if model == "mf" else model, strat, b))
                 for kind, strat, b in jobs:

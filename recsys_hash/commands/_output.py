@@ -50,3 +50,14 @@ def guard(fn: Callable[[], Any], as_json: bool = False, **context: Any) -> Any:
         return fn()
     except (RecsysHashError, ValueError, FileNotFoundError) as exc:
         fail(exc, as_json, **context)
+
+
+def parse_list(text: str, cast: Callable[[str], Any] = str, what: str = "list") -> list:
+    """'a, b,c' -> [cast('a'), cast('b'), cast('c')]; empty items dropped; a bad item raises ValueError naming `what`."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise ValueError(f"{what} is empty")
+    try:
+        return [cast(t) for t in items]
+    except ValueError as exc:
+        raise ValueError(f"{what} {text!r}: {exc}") from None

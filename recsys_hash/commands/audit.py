@@ -6,13 +6,9 @@ from typing import Optional
 
 import typer
 
-from recsys_hash.commands._output import console, emit, guard as _guard
+from recsys_hash.commands._output import console, emit, guard as _guard, parse_list
 
 DEFAULT_OUT = "audit-output"
-
-
-def _csv(text: str, cast=str) -> list:
-    return [cast(x.strip()) for x in text.split(",") if x.strip()]
 
 
 def _budget(text: str) -> float:
@@ -29,8 +25,9 @@ def run_audit_command(dataset: Optional[str], dataset_path: Optional[Path], stra
     from recsys_hash.audit.report import render_table, write_report
     from recsys_hash.audit.runner import check_writable
 
-    config = AuditConfig(strategies=_csv(strategies), budgets=_csv(budgets, _budget), dim=dim, dtype=dtype,
-                         seeds=_csv(seeds, int))
+    config = AuditConfig(strategies=parse_list(strategies, what="--strategies"),
+                         budgets=parse_list(budgets, _budget, "--budgets"), dim=dim, dtype=dtype,
+                         seeds=parse_list(seeds, int, "--seeds"))
     config.validate()              # unknown strategies / bad budgets fail before any data is read
     check_writable(out)            # an unwritable folder fails before any training
     evaluator = make_evaluator(dataset, dataset_path, model=model, epochs=epochs)

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys_hash.commands._output import emit, fail
+from recsys_hash.commands._output import emit, fail, parse_list
 
 
 def parse_budget(text: str) -> float | int:
@@ -44,16 +44,6 @@ def parse_params(items: list[str]) -> dict:
         except json.JSONDecodeError:
             out[key.strip()] = value
     return out
-
-
-def _floats(text: str, what: str) -> list[float]:
-    try:
-        values = [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ValueError(f"{what} {text!r}: expected comma-separated numbers") from None
-    if not values:
-        raise ValueError(f"{what} is empty")
-    return values
 
 
 def recall_cmd(
@@ -94,7 +84,7 @@ def recall_cmd(
             raise ValueError("give --dataset NAME or --dataset-path DIR")
         ks = parse_ks(k)
         budget_value = parse_budget(budget)
-        lrs, regs = _floats(lr, "--lr"), _floats(reg, "--reg")
+        lrs, regs = parse_list(lr, float, "--lr"), parse_list(reg, float, "--reg")
         strategy_params = parse_params(param)
         from recsys_hash.data import load_interactions, load_lightgcn_folder
         from recsys_hash.models import TrainConfig, run_recall
