@@ -20,7 +20,7 @@ _JSON_OPT = typer.Option(False, "--json", help="Print one JSON object as the las
 @app.command("list")
 def list_cmd(as_json: bool = _JSON_OPT) -> None:
     """Registered datasets with kind, folder and format."""
-    import datasets as registry
+    from recsys_hash.data import registry
 
     rows = [registry.get(n) for n in registry.names()]
     result = {"datasets": [{k: e[k] for k in ("name", "kind", "folder", "format", "loader")} for e in rows]}

@@ -27,7 +27,7 @@ def data_root() -> Path:
 
 def registry_entry(name: str) -> dict:
     """The registry entry of `name`; DatasetNotFoundError listing the registered names otherwise."""
-    import datasets as registry
+    from recsys_hash.data import registry
 
     try:
         return registry.get(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import datasets as registry
+from recsys_hash.data import registry
 from recsys_hash.data import (
     check_dataset, concat_ctr, dataset_stats, load_avazu_sample, load_beauty, load_er, load_frappe, load_interactions,
     load_lastfm_trust, load_ml100k, read_criteo,

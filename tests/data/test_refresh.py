@@ -1,4 +1,4 @@
-"""`python -m datasets.refresh`: sha256/bytes rebuilt from a data folder, canonical byte-identical output, --check."""
+"""`python -m recsys_hash.data.registry_refresh`: sha256/bytes rebuilt from a data folder, canonical byte-identical output, --check."""
 from __future__ import annotations
 
 import hashlib
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from datasets import REGISTRY_PATH
-from datasets.refresh import dumps, main, refresh
+from recsys_hash.data.registry import REGISTRY_PATH
+from recsys_hash.data.registry_refresh import dumps, main, refresh
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,7 +92,7 @@ def test_main_writes_then_check_passes(tmp_path, capsys):
 def test_module_entry_point_and_committed_registry_is_canonical(tmp_path):
     assert dumps(json.loads(REGISTRY_PATH.read_text())) == REGISTRY_PATH.read_text()
     out = tmp_path / "r.json"
-    res = subprocess.run([sys.executable, "-m", "datasets.refresh", "--data-dir", str(tmp_path), "--output", str(out),
+    res = subprocess.run([sys.executable, "-m", "recsys_hash.data.registry_refresh", "--data-dir", str(tmp_path), "--output", str(out),
                           "--json"], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout.strip().splitlines()[-1])

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-import datasets as registry
+from recsys_hash.data import registry
 from recsys_hash.data import check_dataset, dataset_stats, file_sha256, verify_dataset
 from recsys_hash.errors import ChecksumError, DatasetNotFoundError
 

@@ -4,7 +4,9 @@ The data itself is never committed; `registry.json` is metadata read by `recsys-
 and by `recsys_hash.data.paths.dataset_dir`. Each entry: name, kind (interactions|ctr|sequences|er|sample),
 folder (relative to RECSYS_HASH_DATA), format, loader, source, licence, note, expected (counts), files
 (name -> {sha256, bytes, required, source}).
-`python -m datasets.refresh --data-dir DIR` rebuilds sha256/bytes from a data folder (see datasets/refresh.py).
+`python -m recsys_hash.data.registry_refresh --data-dir DIR` rebuilds sha256/bytes from a data folder.
+The file lives at the top-level `datasets/registry.json`; `recsys_hash/data/registry.json` links to it so that
+it ships inside the package (this module is not called `datasets`, which would shadow Hugging Face's package).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-REGISTRY_PATH = Path(__file__).with_name("registry.json")
+REGISTRY_PATH = Path(__file__).with_name("registry.json").resolve()   # the link resolved: datasets/registry.json
 KINDS = ("interactions", "ctr", "sequences", "er", "sample")
 
 

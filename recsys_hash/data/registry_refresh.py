@@ -1,6 +1,6 @@
 """Rebuild the registry's sha256 / bytes from a data folder laid out like RECSYS_HASH_DATA.
 
-    python -m datasets.refresh --data-dir DIR [--dataset NAME ...] [--add-new] [--check] [--output PATH] [--json]
+    python -m recsys_hash.data.registry_refresh --data-dir DIR [--dataset NAME ...] [--add-new] [--check] [--output PATH] [--json]
 
 Output is canonical, so the same registry and files always give the same bytes: datasets keep their registry
 order (the `datasets list` order), entry fields follow the schema order (ENTRY_KEYS), `files` and every other
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from datasets import REGISTRY_PATH
+from recsys_hash.data.registry import REGISTRY_PATH
 from recsys_hash.data.catalog import file_sha256
 
 ENTRY_KEYS = ("name", "kind", "folder", "format", "loader", "source", "licence", "note", "expected", "files")
@@ -121,7 +121,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m datasets.refresh", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m recsys_hash.data.registry_refresh", description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", required=True, type=Path, help="folder laid out like RECSYS_HASH_DATA")
     ap.add_argument("--registry", type=Path, default=REGISTRY_PATH, help="registry to read (default: the package's)")
     ap.add_argument("--output", type=Path, default=None, help="where to write (default: --registry, in place)")
