@@ -24,6 +24,11 @@ def merge(paths: list[str]) -> list[dict]:
     return list(rows.values())
 
 
+def _metric(r: dict, key: str) -> str:
+    """mean, with ± std over seeds when there are several."""
+    return f"{r[key]:.4f}" + (f" ± {r[key + '_std']:.4f}" if r.get("seeds", 1) > 1 else "")
+
+
 def table(rows: list[dict]) -> str:
     out = []
     for ds in sorted({r["dataset"] for r in rows}):
@@ -42,9 +47,10 @@ def table(rows: list[dict]) -> str:
                     gain = f"{r['recall@20'] / best['recall@20'] - 1:+.0%} ({best['strategy']})"
             share = f"{r['recall@20'] / full:.2f}" if full else "-"
             rows_txt = f"{r['rows_user']}+{r['rows_item']}" if r["rows_user"] else "-"
+            epoch = f"{r['best_epoch']:.1f}" if r["lr"] is not None else "-"
             out.append(f"| {r['strategy']} | {r['budget'] if r['budget'] is not None else '-'} | {rows_txt} | "
-                       f"{r['recall@20']:.4f} | {r['ndcg@20']:.4f} | {share} | {gain} | {r['lr']} / {r['reg']} | "
-                       f"{r['best_epoch'] if r['lr'] is not None else '-'} |")
+                       f"{_metric(r, 'recall@20')} | {_metric(r, 'ndcg@20')} | {share} | {gain} | "
+                       f"{r['lr']} / {r['reg']} | {epoch} |")
         out.append("")
     return "\n".join(out)
 
