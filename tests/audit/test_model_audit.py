@@ -60,3 +60,22 @@ def test_audit_module_spec_errors():
         audit_module("no_such_pkg.mod:f")
     with pytest.raises(ValueError, match="contains no EmbeddingBagCollection"):
         audit_module("torch.nn:Identity")
+
+
+def test_audit_folder_with_remapper_artifacts_and_live_mc_module(tmp_path):
+    import numpy as np
+
+    from recsys_hash.ids import create
+    from recsys_hash.integrations import make_mc_ebc
+
+    ids = np.array([0, 1, 2, 3, 4, 5, 6, 7, 7, 7])
+    remapper = create("modulo", num_rows=4).fit(ids)          # 8 distinct IDs on 4 rows: 2 per row
+    mc_ebc = make_mc_ebc({"item": remapper}, embedding_dim=8)
+    torch.save(mc_ebc.state_dict(), tmp_path / "model.pt")
+    remapper.save(tmp_path / "item.remapper.safetensors")
+    for rows in (audit_checkpoint(tmp_path), audit_nn_module(mc_ebc)):
+        (row,) = rows
+        assert (row["table"], row["rows"], row["dim"], row["bytes"], row["strategy"]) == ("item", 4, 8, 128, "modulo")
+        assert row["collision_ids_per_row_max"] == 2 and row["collision_collision_rate"] == 1.0
+        # ID 7 occurs 3 times and shares row 3 with ID 3: every occurrence lands on a shared row
+        assert row["collision_weighted_collision_rate"] == 1.0
