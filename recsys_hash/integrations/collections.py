@@ -60,25 +60,33 @@ def _mc_modules(tables: Mapping[str, IdRemapper], device: torch.device) -> Dict[
     return {t: RemapperMCModule(r, device=device, name=t) for t, r in tables.items()}
 
 
+def _mc_collection(tables: Mapping[str, IdRemapper], embedding_dim: int,
+                   feature_names: Optional[Mapping[str, Sequence[str]]], device: Optional[torch.device],
+                   pooling: Optional[PoolingType], where: str):
+    """Checked configs + ManagedCollisionCollection for `tables`; pooling None = unpooled (EmbeddingCollection)."""
+    if not tables:
+        raise ValueError(f"{where}: give at least one table")
+    device = device or torch.device("cpu")
+    feats = _features_of(tables, feature_names)
+    for t, r in tables.items():
+        _check_remapper(t, r, pooling is not None, pooling)
+    if pooling is None:
+        configs = [EmbeddingConfig(name=t, embedding_dim=embedding_dim, num_embeddings=r.table_rows,
+                                   feature_names=feats[t]) for t, r in tables.items()]
+    else:
+        configs = [EmbeddingBagConfig(name=t, embedding_dim=embedding_dim, num_embeddings=r.table_rows,
+                                      feature_names=feats[t], pooling=pooling) for t, r in tables.items()]
+    return configs, ManagedCollisionCollection(_mc_modules(tables, device), configs), device
+
+
 def make_mc_ebc(
     tables: Mapping[str, IdRemapper], embedding_dim: int, feature_names: Optional[Mapping[str, Sequence[str]]] = None,
     pooling: PoolingType = PoolingType.SUM, device: Optional[torch.device] = None,
     return_remapped_features: bool = False,
 ) -> ManagedCollisionEmbeddingBagCollection:
     """One pooled table per remapper (num_embeddings = its table_rows), features default to the table name."""
-    if not tables:
-        raise ValueError("make_mc_ebc: give at least one table")
-    device = device or torch.device("cpu")
-    feats = _features_of(tables, feature_names)
-    for t, r in tables.items():
-        _check_remapper(t, r, True, pooling)
-    configs = [
-        EmbeddingBagConfig(name=t, embedding_dim=embedding_dim, num_embeddings=r.table_rows, feature_names=feats[t],
-                           pooling=pooling)
-        for t, r in tables.items()
-    ]
+    configs, mcc, device = _mc_collection(tables, embedding_dim, feature_names, device, pooling, "make_mc_ebc")
     ebc = EmbeddingBagCollection(tables=configs, device=device)
-    mcc = ManagedCollisionCollection(_mc_modules(tables, device), configs)
     return ManagedCollisionEmbeddingBagCollection(ebc, mcc, return_remapped_features=return_remapped_features)
 
 
@@ -87,18 +95,8 @@ def make_mc_ec(
     device: Optional[torch.device] = None, return_remapped_features: bool = False,
 ) -> ManagedCollisionEmbeddingCollection:
     """Unpooled (sequence) tables; only single-row strategies (one embedding per ID position)."""
-    if not tables:
-        raise ValueError("make_mc_ec: give at least one table")
-    device = device or torch.device("cpu")
-    feats = _features_of(tables, feature_names)
-    for t, r in tables.items():
-        _check_remapper(t, r, False, None)
-    configs = [
-        EmbeddingConfig(name=t, embedding_dim=embedding_dim, num_embeddings=r.table_rows, feature_names=feats[t])
-        for t, r in tables.items()
-    ]
+    configs, mcc, device = _mc_collection(tables, embedding_dim, feature_names, device, None, "make_mc_ec")
     ec = EmbeddingCollection(tables=configs, device=device)
-    mcc = ManagedCollisionCollection(_mc_modules(tables, device), configs)
     return ManagedCollisionEmbeddingCollection(ec, mcc, return_remapped_features=return_remapped_features)
 
 
