@@ -53,7 +53,7 @@ class FullRemapper(SpecRemapper):
         return {"error": 0, "shared_row": 1, "hash": self.oov_buckets}[self.oov]
 
     def _fit(self, keys: np.ndarray, *, interactions: Any = None, side: Optional[str] = None) -> None:
-        vocab, _ = self._distinct(keys)
+        vocab, _ = self._distinct()
         need = vocab.size + self._extra_rows()
         if self.num_rows is not None and self.num_rows < need:
             raise ValueError(
@@ -95,7 +95,7 @@ class _FrequencyBase(SpecRemapper):
             raise ValueError(f"{self.name}: num_rows (the table budget) is required")
         if self.num_rows < 2:
             raise ValueError(f"{self.name}: num_rows must be >= 2 (own rows + hashed rows), got {self.num_rows}")
-        uniq, counts = self._distinct(keys)
+        uniq, counts = self._distinct()
         k = min(int(np.floor(self.num_rows * self.frequent_share)), uniq.size, self.num_rows - 1)
         order = np.lexsort((uniq, -counts))[:k]          # count desc, then key asc
         self.num_rows_ = self.num_rows

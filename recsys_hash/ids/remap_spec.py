@@ -211,10 +211,12 @@ class SpecRemapper(IdRemapper):
     def _int_keys(self, keys: np.ndarray) -> np.ndarray:
         return string_keys_to_int(keys, self.seed) if key_kind(keys) == STR_KEYS else keys
 
-    def _distinct(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Distinct int64 keys (sorted) and their counts; string keys whose hashes collide are an error."""
+    def _distinct(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct int64 keys (sorted) and their counts, from the distinct keys `fit` already counted
+        (`fit_keys_` / `fit_counts_`); string keys whose hashes collide are an error."""
+        keys, counts = self.fit_keys_, self.fit_counts_
         if key_kind(keys) == STR_KEYS:
-            strings, counts = np.unique(keys.astype(str), return_counts=True)
+            strings = keys.astype(str)
             ints = string_keys_to_int(strings, self.seed)
             order = np.argsort(ints, kind="stable")
             ints, counts, strings = ints[order], counts[order], strings[order]
@@ -226,7 +228,7 @@ class SpecRemapper(IdRemapper):
                     f"64-bit key with seed={self.seed}; choose another seed"
                 )
             return ints, counts
-        return np.unique(keys, return_counts=True)
+        return keys, counts
 
     def _transform(self, keys: np.ndarray) -> np.ndarray:
         return apply_spec(self.spec_, self._int_keys(keys), "transform")
