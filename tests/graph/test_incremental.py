@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 from scipy.optimize import linear_sum_assignment
 
 from recsys_hash.graph.incremental import majority_vote, match_rows
