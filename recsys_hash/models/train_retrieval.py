@@ -8,7 +8,6 @@ and refuses to resume anything else; its path is checked before the first epoch.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -17,13 +16,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
-from recsys_hash.artifacts import check_target, load_artifact, read_header, save_artifact
+from recsys_hash.artifacts import check_target, content_digest, load_artifact, read_header, save_artifact
 from recsys_hash.data.types import Interactions
 from recsys_hash.errors import ArtifactError
 from recsys_hash.eval.ranking import embedding_scorer, evaluate_ranking
@@ -107,23 +105,17 @@ def check_checkpoint_path(path: str | Path) -> Path:
     return path
 
 
-def _sha256(*arrays: Any) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.dtype}{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 def run_provenance(model: nn.Module, train: Interactions, valid: Interactions) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: sizes and sha256 of the pairs, sha256 of the ID rows (buffers)."""
-    buffers = sorted(model.named_buffers())
+    def pairs(x: Interactions) -> str:
+        return content_digest("pairs", {}, {"user": x.user, "item": x.item})
+
+    buffers = {name: b.detach().cpu().numpy() for name, b in model.named_buffers()}
     return {
         "model": getattr(model, "kind", type(model).__name__), "n_users": int(train.n_users),
         "n_items": int(train.n_items), "n_train": len(train), "n_valid": len(valid),
-        "train_sha256": _sha256(train.user, train.item), "valid_sha256": _sha256(valid.user, valid.item),
-        "id_rows_sha256": _sha256(*(b.detach().cpu().numpy() for _, b in buffers)),
+        "train_sha256": pairs(train), "valid_sha256": pairs(valid),
+        "id_rows_sha256": content_digest("id_rows", {}, buffers),
     }
 
 
@@ -223,7 +215,11 @@ def check_resumable(path: str | Path, meta: dict[str, Any], cfg: TrainConfig,
 
 def load_checkpoint(path: str | Path, model: nn.Module, opt: torch.optim.Optimizer, cfg: TrainConfig,
                     provenance: Optional[dict[str, Any]] = None) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Restore weights and Adam state from `path`; returns (loop state, best weights). Checks compatibility."""
+    """Restore weights and Adam state from `path`; returns (loop state, best weights).
+
+    Refuses (ArtifactError) a checkpoint made with other settings or other `provenance`: pass what `train_bpr`
+    records for this run (its `provenance` argument plus `run_provenance(model, train, valid)`).
+    """
     arrays, meta = load_artifact(path, CHECKPOINT_KIND)
     check_resumable(path, meta, cfg, provenance)
     expected = model.state_dict()
