@@ -1,7 +1,8 @@
 """Artifact files: safetensors tensors + JSON metadata (kind, format version, sha256), written atomically.
 
-Loading never unpickles anything. Every array is checked against the sha256 recorded at save time, so a
-corrupted or truncated file raises `ArtifactError` naming the file instead of yielding a wrong mapping.
+Loading never unpickles anything. One sha256 covers the kind, the format version, the metadata and every array,
+so an edited header (a strategy's seed or row count), a corrupted or a truncated file raises `ArtifactError`
+naming the file instead of yielding a wrong mapping or a wrong resumed run.
 """
 from __future__ import annotations
 
@@ -10,58 +11,106 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from recsys_hash.errors import ArtifactError
 
-FORMAT_VERSION = 1
+#: 2: the sha256 covers kind, format version and metadata as well as the arrays (1 covered the arrays only).
+FORMAT_VERSION = 2
 _META_KEY = "recsys_hash"
 
 
-def _digest(arrays: dict[str, np.ndarray]) -> str:
+def canonical_json(obj: Any) -> str:
+    """One byte-exact JSON text per value (sorted keys, no spaces): what the checksum hashes."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def content_digest(kind: str, meta: dict[str, Any], arrays: dict[str, np.ndarray],
+                   format_version: Any = FORMAT_VERSION) -> str:
+    """sha256 over (kind, format version, canonical JSON of meta) and each array's name, dtype, shape and bytes."""
     h = hashlib.sha256()
+    h.update(canonical_json({"format_version": format_version, "kind": kind, "meta": meta}).encode())
     for name in sorted(arrays):
         arr = np.ascontiguousarray(arrays[name])
-        h.update(name.encode())
-        h.update(str(arr.dtype).encode())
-        h.update(str(arr.shape).encode())
+        h.update(b"\0" + name.encode() + b"\0" + str(arr.dtype).encode() + b"\0" + str(arr.shape).encode() + b"\0")
         h.update(arr.tobytes())
     return h.hexdigest()
+
+
+def check_target(path: str | os.PathLike, what: str = "artifact") -> Path:
+    """The path an artifact will be written to, or `ArtifactError` naming it: empty, a folder, no parent folder."""
+    if str(path) == "":
+        raise ArtifactError(f"cannot write {what} '': empty path")
+    path = Path(path)
+    if path.is_dir():
+        raise ArtifactError(f"cannot write {what} {path}: it is a folder; give a file path")
+    parent = path.parent
+    if not parent.exists():
+        bad = next((p for p in parent.parents if p.exists() and not p.is_dir()), None)
+        if bad is not None:
+            raise ArtifactError(f"cannot write {what} {path}: {bad} is not a folder")
+        raise ArtifactError(f"cannot write {what} {path}: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise ArtifactError(f"cannot write {what} {path}: {parent} is not a folder")
+    return path
 
 
 def save_artifact(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
     """Write `arrays` and JSON-serialisable `meta` to `path` atomically (temp file + rename)."""
     from safetensors.numpy import save
 
-    path = Path(path)
-    if not path.parent.exists():
-        raise ArtifactError(f"cannot write artifact {path}: folder {path.parent} does not exist")
+    path = check_target(path)
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-    header = {
-        "kind": kind,
-        "format_version": FORMAT_VERSION,
-        "sha256": _digest(arrays),
-        "meta": meta,
-    }
-    blob = save(arrays, metadata={_META_KEY: json.dumps(header, sort_keys=True)})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    meta = json.loads(canonical_json(meta))          # what a load will read back (tuples -> lists, ...)
+    header = {"kind": kind, "format_version": FORMAT_VERSION, "sha256": content_digest(kind, meta, arrays),
+              "meta": meta}
+    blob = save(arrays, metadata={_META_KEY: canonical_json(header)})
+    tmp: Optional[str] = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except OSError as exc:
+        raise ArtifactError(f"cannot write artifact {path}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        raise
     return path
 
 
+def _parse_header(path: Path, head: bytes) -> dict[str, Any]:
+    """The recsys_hash header of a safetensors file from its first bytes (8-byte length + JSON)."""
+    try:
+        header_len = int.from_bytes(head[:8], "little")
+        if len(head) < 8 + header_len:
+            raise ValueError("header is cut short")
+        header = json.loads(json.loads(head[8: 8 + header_len])["__metadata__"][_META_KEY])
+        if not isinstance(header, dict) or not isinstance(header.get("meta"), dict):
+            raise ValueError("header has no metadata object")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"artifact {path} is corrupted or not a recsys_hash artifact: {exc}") from exc
+    return header
+
+
+def read_header(path: str | os.PathLike) -> dict[str, Any]:
+    """The header (kind, format_version, sha256, meta) without reading the arrays; nothing is checked but its form."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            head += f.read(min(int.from_bytes(head, "little"), 100 << 20)) if len(head) == 8 else b""
+    except OSError as exc:
+        raise ArtifactError(f"artifact {path} cannot be read: {exc.strerror or exc}") from exc
+    return _parse_header(path, head)
+
+
 def load_artifact(path: str | os.PathLike, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read an artifact; check kind, version and checksum. Returns (arrays, meta)."""
+    """Read an artifact; check version, checksum (metadata and arrays), then kind. Returns (arrays, meta)."""
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
@@ -71,20 +120,24 @@ def load_artifact(path: str | os.PathLike, kind: str | None = None) -> tuple[dic
     data = path.read_bytes()
     try:
         arrays = load(data)
-        header_len = int.from_bytes(data[:8], "little")
-        st_header = json.loads(data[8 : 8 + header_len])
-        header = json.loads(st_header["__metadata__"][_META_KEY])
-    except (SafetensorError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+    except (SafetensorError, ValueError) as exc:
         raise ArtifactError(f"artifact {path} is corrupted or not a recsys_hash artifact: {exc}") from exc
-    if header.get("format_version") != FORMAT_VERSION:
+    header = _parse_header(path, data)
+    version = header.get("format_version")
+    if isinstance(version, bool) or version != FORMAT_VERSION:     # 2.0 passes here; the checksum catches it
         raise ArtifactError(
-            f"artifact {path} has format version {header.get('format_version')}, this library reads {FORMAT_VERSION}"
+            f"artifact {path} has format version {version!r}; this library reads version {FORMAT_VERSION} only"
+            + (" (version 1 checksums did not cover the metadata): re-create it (fit and save again, or retrain)"
+               if version == 1 else "")
+        )
+    actual = content_digest(header.get("kind"), header["meta"], arrays, version)
+    if actual != header.get("sha256"):
+        raise ArtifactError(
+            f"artifact {path} failed its checksum: its metadata or arrays differ from what was saved "
+            f"(expected sha256 {header.get('sha256')}, got {actual})"
         )
     if kind is not None and header.get("kind") != kind:
         raise ArtifactError(f"artifact {path} holds a {header.get('kind')!r}, expected a {kind!r}")
-    actual = _digest(arrays)
-    if actual != header.get("sha256"):
-        raise ArtifactError(f"artifact {path} failed its checksum: expected {header.get('sha256')}, got {actual}")
     return arrays, dict(header["meta"], kind=header["kind"])
 
 

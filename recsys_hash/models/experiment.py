@@ -21,8 +21,8 @@ from recsys_hash.eval.metrics import parse_ks
 from recsys_hash.eval.ranking import embedding_scorer, evaluate_ranking, popularity_scorer
 from recsys_hash.models.retrieval import build_model
 from recsys_hash.models.sampling import carve_validation
-from recsys_hash.models.tables import fit_remappers
-from recsys_hash.models.train_retrieval import TrainConfig, train_bpr
+from recsys_hash.models.tables import fit_remappers, remapper_fingerprint
+from recsys_hash.models.train_retrieval import TrainConfig, check_checkpoint_path, train_bpr
 
 MODELS = ("mf", "lightgcn", "popular")
 
@@ -76,6 +76,8 @@ def run_recall(data: InteractionDataset, model: str = "mf", strategy: str = "ful
     """Train and test one (model, strategy, budget, seed); returns the JSON-ready result (see CLI docs).
 
     `remappers` (side -> fitted IdRemapper) skips fitting: the audit fits and measures them itself.
+    Checkpoint paths are checked before anything is fitted; a checkpoint records strategy, parameters, budget,
+    dataset and remapper fingerprints, and resuming refuses one made by another run.
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
@@ -83,6 +85,12 @@ def run_recall(data: InteractionDataset, model: str = "mf", strategy: str = "ful
     if 20 not in ks:
         ks = sorted(set(ks) | {20})
     cfg = replace(config or TrainConfig(), seed=seed)
+    if model == "popular":
+        _refuse_ignored(strategy, budget, strategy_params, cfg.checkpoint)
+    grid = [(lr, reg, _trial_path(cfg.checkpoint, lr, reg, lrs, regs)) for lr in lrs for reg in regs]
+    for *_, path in grid:
+        if path is not None:
+            check_checkpoint_path(path)
     split = split or make_split(data, valid_fraction, seed)
     full_rows = data.n_users + data.n_items
     out: dict[str, Any] = {"dataset": data.name, "model": model, "seed": seed, "valid_source": split.valid_source,
@@ -96,17 +104,18 @@ def run_recall(data: InteractionDataset, model: str = "mf", strategy: str = "ful
     if remappers is None:
         remappers = fit_strategy(strategy, split.fit, budget, seed, **(strategy_params or {}))
     fit_s = time.perf_counter() - t0
+    provenance = {"strategy": strategy, "strategy_params": strategy_params or {}, "budget": budget, "model": model,
+                  "dim": dim, "layers": layers if model == "lightgcn" else None, "dataset": data.name,
+                  **{f"{side}_remapper_sha256": remapper_fingerprint(r) for side, r in remappers.items()}}
     best: Optional[tuple] = None
     trials = []
-    for lr in lrs:
-        for reg in regs:
-            net = build_model(model, remappers, split.fit, dim=dim, layers=layers, seed=seed)
-            res = train_bpr(net, split.fit, split.valid, replace(cfg, lr=lr, reg=reg,
-                                                                 checkpoint=_trial_path(cfg.checkpoint, lr, reg, lrs, regs)))
-            trials.append({"lr": lr, "reg": reg, "valid_recall@20": res.best_valid, "best_epoch": res.best_epoch,
-                           "train_s": res.train_s + res.valid_eval_s})
-            if best is None or res.best_valid > best[0].best_valid:
-                best = (res, net, lr, reg)
+    for lr, reg, path in grid:
+        net = build_model(model, remappers, split.fit, dim=dim, layers=layers, seed=seed)
+        res = train_bpr(net, split.fit, split.valid, replace(cfg, lr=lr, reg=reg, checkpoint=path), provenance)
+        trials.append({"lr": lr, "reg": reg, "valid_recall@20": res.best_valid, "best_epoch": res.best_epoch,
+                       "train_s": res.train_s + res.valid_eval_s})
+        if best is None or res.best_valid > best[0].best_valid:
+            best = (res, net, lr, reg)
     res, net, lr, reg = best
     net.eval()
     with torch.no_grad():
@@ -123,6 +132,17 @@ def run_recall(data: InteractionDataset, model: str = "mf", strategy: str = "ful
     if model == "lightgcn":
         out["layers"] = layers
     return out
+
+
+def _refuse_ignored(strategy: str, budget: float | int, strategy_params: Optional[dict],
+                    checkpoint: Optional[str]) -> None:
+    """Most-popular ranking has no tables: a strategy, budget, parameters or checkpoint would be silently ignored."""
+    ignored = [f"{k}={v!r}" for k, v, default in (("strategy", strategy, "full"), ("budget", budget, 1.0),
+                                                  ("strategy_params", strategy_params or {}, {}),
+                                                  ("checkpoint", checkpoint, None)) if v != default]
+    if ignored:
+        raise ValueError(f"model 'popular' ranks items by training popularity and has no ID tables: "
+                         f"{', '.join(ignored)} would be ignored (use model 'mf' or 'lightgcn')")
 
 
 def _trial_path(path: Optional[str], lr: float, reg: float, lrs: Sequence[float], regs: Sequence[float]):

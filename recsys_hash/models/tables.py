@@ -6,6 +6,7 @@ embedding is SUM-pooled over its k rows (a KJT with lengths k), or their element
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping, Optional
 
 import numpy as np
@@ -15,6 +16,7 @@ from torchrec import (
     EmbeddingBagCollection, EmbeddingBagConfig, EmbeddingCollection, EmbeddingConfig, KeyedJaggedTensor, PoolingType,
 )
 
+from recsys_hash.artifacts import content_digest
 from recsys_hash.data.types import Interactions
 from recsys_hash.budget import resolve_budget
 
@@ -32,6 +34,13 @@ def side_rows(remapper: Any, n_ids: int) -> tuple[np.ndarray, int, str]:
     if rows.shape[0] != n_ids or (rows.size and (rows.min() < 0 or rows.max() >= table_rows)):
         raise ValueError(f"{remapper.name}: transform returned rows outside [0, {table_rows}) or of shape {rows.shape}")
     return rows, table_rows, str(getattr(remapper, "combiner", "sum"))
+
+
+def remapper_fingerprint(remapper: Any) -> str:
+    """sha256 of what defines a fitted remapper's mapping: strategy, parameters, rows and serving arrays."""
+    meta = {"params": remapper.get_params(), "num_rows": int(remapper.table_rows),
+            "rows_per_id": int(remapper.rows_per_id), "key_kind": getattr(remapper, "key_kind_", None)}
+    return content_digest(remapper.name, json.loads(json.dumps(meta, default=str)), remapper.serving_arrays())
 
 
 def fit_remappers(strategy: str, train: Interactions, budget: float | int, seed: int = 0,

@@ -2,22 +2,26 @@
 counted in evaluations, rich progress bar, safetensors checkpoint save/resume.
 
 Every epoch's shuffle and negatives come from a generator seeded by (seed, epoch), so a run resumed from a
-checkpoint continues exactly as the uninterrupted run would have.
+checkpoint continues exactly as the uninterrupted run would have. A checkpoint records what produced it (the
+training pairs, the ID rows of every table, the settings and whatever the caller adds, e.g. strategy and budget)
+and refuses to resume anything else; its path is checked before the first epoch.
 """
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
-from recsys_hash.artifacts import load_artifact, save_artifact
+from recsys_hash.artifacts import check_target, content_digest, load_artifact, read_header, save_artifact
 from recsys_hash.data.types import Interactions
 from recsys_hash.errors import ArtifactError
 from recsys_hash.eval.ranking import embedding_scorer, evaluate_ranking
@@ -25,6 +29,8 @@ from recsys_hash.models.retrieval import bpr_loss
 from recsys_hash.models.sampling import dedup_pairs, epoch_batches
 
 CHECKPOINT_KIND = "retrieval_checkpoint"
+#: TrainConfig fields a resumed run must share with the checkpoint (epochs may grow; patience is a stopping rule).
+RESUME_CONFIG = ("lr", "reg", "batch_size", "seed", "reject_positives")
 
 
 @dataclass
@@ -53,6 +59,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
         if self.reg < 0:
             raise ValueError(f"TrainConfig.reg must be >= 0, got {self.reg!r}")
+        if self.resume and not self.checkpoint:
+            raise ValueError("TrainConfig.resume needs a checkpoint path to resume from")
 
 
 @dataclass
@@ -77,12 +85,54 @@ def _validate(model: nn.Module, train: Interactions, valid: Interactions, cfg: T
     return res.metrics[f"recall@{cfg.valid_k}"]
 
 
-def train_bpr(model: nn.Module, train: Interactions, valid: Interactions, cfg: TrainConfig) -> TrainResult:
-    """Train `model` (MF / LightGCN) with BPR on `train`, early-stop on `valid`; leaves the best weights loaded."""
+def check_checkpoint_path(path: str | Path) -> Path:
+    """Before training: `path` can be written and holds nothing but (at most) a recsys_hash checkpoint."""
+    path = check_target(path, "checkpoint")
+    if path.exists():
+        try:
+            kind = read_header(path).get("kind")
+        except ArtifactError:
+            kind = None
+        if kind != CHECKPOINT_KIND:
+            raise ArtifactError(f"checkpoint {path} exists and is not a recsys_hash checkpoint: refusing to overwrite "
+                                "it (choose another path or remove the file)")
+    try:                                               # the folder may exist yet be read-only
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ArtifactError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def run_provenance(model: nn.Module, train: Interactions, valid: Interactions) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: sizes and sha256 of the pairs, sha256 of the ID rows (buffers)."""
+    def pairs(x: Interactions) -> str:
+        return content_digest("pairs", {}, {"user": x.user, "item": x.item})
+
+    buffers = {name: b.detach().cpu().numpy() for name, b in model.named_buffers()}
+    return {
+        "model": getattr(model, "kind", type(model).__name__), "n_users": int(train.n_users),
+        "n_items": int(train.n_items), "n_train": len(train), "n_valid": len(valid),
+        "train_sha256": pairs(train), "valid_sha256": pairs(valid),
+        "id_rows_sha256": content_digest("id_rows", {}, buffers),
+    }
+
+
+def train_bpr(model: nn.Module, train: Interactions, valid: Interactions, cfg: TrainConfig,
+              provenance: Optional[dict[str, Any]] = None) -> TrainResult:
+    """Train `model` (MF / LightGCN) with BPR on `train`, early-stop on `valid`; leaves the best weights loaded.
+
+    `provenance` (JSON values, e.g. strategy, its parameters, budget, dataset) is recorded in the checkpoint beside
+    what training itself can fingerprint; resuming refuses a checkpoint whose provenance differs.
+    """
     if len(train) == 0:
         raise ValueError(f"training set {train.name!r} is empty")
     if len(valid) == 0:
         raise ValueError(f"validation set {valid.name!r} is empty: early stopping needs validation pairs")
+    if cfg.checkpoint:
+        check_checkpoint_path(cfg.checkpoint)
+    provenance = json.loads(json.dumps({**(provenance or {}), **run_provenance(model, train, valid)}))
     users, items = dedup_pairs(train)
     pos_keys = users * train.n_items + items if cfg.reject_positives else None
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)   # fused: ~10x faster on dense CPU tables
@@ -90,7 +140,7 @@ def train_bpr(model: nn.Module, train: Interactions, valid: Interactions, cfg: T
              "valid_eval_s": 0.0, "stopped_early": False}
     best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if cfg.checkpoint and cfg.resume and Path(cfg.checkpoint).is_file():
-        state, best_weights = load_checkpoint(cfg.checkpoint, model, opt, cfg)
+        state, best_weights = load_checkpoint(cfg.checkpoint, model, opt, cfg, provenance)
     n_batches = -(-users.size // cfg.batch_size)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                         TimeElapsedColumn(), console=Console(stderr=True), transient=True, disable=not cfg.progress)
@@ -125,7 +175,7 @@ def train_bpr(model: nn.Module, train: Interactions, valid: Interactions, cfg: T
                 progress.update(task, info=f"epoch {epoch} loss {total / users.size:.4f} "
                                            f"valid R@{cfg.valid_k} {recall:.4f} (best {state['best_valid']:.4f})")
                 if cfg.checkpoint:
-                    save_checkpoint(cfg.checkpoint, model, opt, state, best_weights, cfg)
+                    save_checkpoint(cfg.checkpoint, model, opt, state, best_weights, cfg, provenance)
     model.load_state_dict(best_weights)
     return TrainResult(best_valid=state["best_valid"], best_epoch=state["best_epoch"], epochs_run=state["epoch"],
                        stopped_early=state["stopped_early"], train_s=state["train_s"],
@@ -133,26 +183,45 @@ def train_bpr(model: nn.Module, train: Interactions, valid: Interactions, cfg: T
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, opt: torch.optim.Optimizer, state: dict,
-                    best_weights: dict[str, torch.Tensor], cfg: TrainConfig) -> Path:
-    """Weights, best weights, Adam moments and loop state in one safetensors artifact (atomic write)."""
+                    best_weights: dict[str, torch.Tensor], cfg: TrainConfig,
+                    provenance: Optional[dict[str, Any]] = None) -> Path:
+    """Weights, best weights, Adam moments, loop state and provenance in one safetensors artifact (atomic write)."""
     arrays = {f"model.{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     arrays.update({f"best.{k}": v.detach().cpu().numpy() for k, v in best_weights.items()})
     opt_sd = opt.state_dict()
     for idx, pstate in opt_sd["state"].items():
         for name, value in pstate.items():
             arrays[f"opt.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().numpy()
-    meta = {"state": state, "param_groups": opt_sd["param_groups"], "config": asdict(cfg)}
+    meta = {"state": state, "param_groups": opt_sd["param_groups"], "config": asdict(cfg),
+            "provenance": provenance or {}}
     return save_artifact(path, CHECKPOINT_KIND, arrays, json.loads(json.dumps(meta, default=float)))
 
 
-def load_checkpoint(path: str | Path, model: nn.Module, opt: torch.optim.Optimizer,
-                    cfg: TrainConfig) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Restore weights and Adam state from `path`; returns (loop state, best weights). Checks compatibility."""
+def _shown(key: str, value: Any) -> str:
+    return f"{value[:12]}..." if key.endswith("sha256") and isinstance(value, str) else repr(value)
+
+
+def check_resumable(path: str | Path, meta: dict[str, Any], cfg: TrainConfig,
+                    provenance: Optional[dict[str, Any]] = None) -> None:
+    """`ArtifactError` naming every field (settings, then provenance) where checkpoint and this run differ."""
+    saved = {**{k: meta["config"].get(k) for k in RESUME_CONFIG}, **meta.get("provenance", {})}
+    now = {**{k: getattr(cfg, k) for k in RESUME_CONFIG}, **json.loads(json.dumps(provenance or {}))}
+    keys = [k for k in now if not k.endswith("sha256")] + [k for k in saved if k not in now]
+    keys += [k for k in now if k.endswith("sha256")]        # fingerprints last: names say more than hashes
+    diff = [f"{k}={_shown(k, saved.get(k))}, not {_shown(k, now.get(k))}" for k in keys if saved.get(k) != now.get(k)]
+    if diff:
+        raise ArtifactError(f"checkpoint {path} was made with " + "; ".join(diff))
+
+
+def load_checkpoint(path: str | Path, model: nn.Module, opt: torch.optim.Optimizer, cfg: TrainConfig,
+                    provenance: Optional[dict[str, Any]] = None) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Restore weights and Adam state from `path`; returns (loop state, best weights).
+
+    Refuses (ArtifactError) a checkpoint made with other settings or other `provenance`: pass what `train_bpr`
+    records for this run (its `provenance` argument plus `run_provenance(model, train, valid)`).
+    """
     arrays, meta = load_artifact(path, CHECKPOINT_KIND)
-    saved = meta["config"]
-    for key in ("lr", "reg", "batch_size", "seed", "reject_positives"):
-        if saved.get(key) != getattr(cfg, key):
-            raise ArtifactError(f"checkpoint {path} was made with {key}={saved.get(key)!r}, not {getattr(cfg, key)!r}")
+    check_resumable(path, meta, cfg, provenance)
     expected = model.state_dict()
     weights = {k[6:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("model.")}
     best = {k[5:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("best.")}

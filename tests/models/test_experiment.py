@@ -1,8 +1,12 @@
 """run_recall: the split protocol, tuning grid, JSON keys, popularity floor."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from conftest import planted_dataset
 
 from recsys_hash.data.types import InteractionDataset
+from recsys_hash.errors import ArtifactError
 from recsys_hash.models import TrainConfig, make_split, run_recall
 
 KEYS = {"recall@20", "ndcg@20", "rows_user", "rows_item", "full_rows", "params", "train_s", "eval_s"}
@@ -67,8 +71,54 @@ def test_tuning_grid_checkpoints_one_file_per_grid_point(planted, tmp_path):
     cfg = TrainConfig(epochs=2, batch_size=256, progress=False, checkpoint=str(ckpt))
     first = run_recall(planted, strategy="modulo", budget=0.5, dim=4, lrs=(0.01, 0.02), regs=(0.0,), config=cfg)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.lr0.01-reg0.safetensors", "run.lr0.02-reg0.safetensors"]
-    from dataclasses import replace
-
     again = run_recall(planted, strategy="modulo", budget=0.5, dim=4, lrs=(0.01, 0.02), regs=(0.0,),
                        config=replace(cfg, resume=True))
     assert again["recall@20"] == first["recall@20"] and again["trials"][0]["best_epoch"] == first["trials"][0]["best_epoch"]
+
+
+def test_resume_refuses_another_strategy_dataset_or_budget(planted, tmp_path):
+    ckpt = tmp_path / "run.safetensors"
+    cfg = TrainConfig(epochs=1, batch_size=256, progress=False, checkpoint=str(ckpt))
+    run_recall(planted, strategy="modulo", budget=0.5, dim=4, config=cfg)
+    again = replace(cfg, epochs=2, resume=True)
+    with pytest.raises(ArtifactError, match=rf"^checkpoint {ckpt} was made with strategy='modulo', not 'universal'; "
+                                            r"user_remapper_sha256=[0-9a-f]{12}\.\.\., not"):
+        run_recall(planted, strategy="universal", budget=0.5, dim=4, config=again)
+    with pytest.raises(ArtifactError, match=rf"^checkpoint {ckpt} was made with budget=0.5, not 0.25"):
+        run_recall(planted, strategy="modulo", budget=0.25, dim=4, config=again)
+    with pytest.raises(ArtifactError, match=r"strategy='modulo', not 'qr'; strategy_params=\{\}, "
+                                            r"not \{'combiner': 'product'\}; "):
+        run_recall(planted, strategy="qr", budget=0.5, dim=4, config=again, strategy_params={"combiner": "product"})
+    fewer_users = planted_dataset(n_users=100)
+    with pytest.raises(ArtifactError, match=r"n_users=120, not 100; .*n_train=\d+, not \d+"):
+        run_recall(fewer_users, strategy="modulo", budget=0.5, dim=4, config=again)
+    renamed = InteractionDataset("other", planted.train, planted.test)
+    with pytest.raises(ArtifactError, match=rf"^checkpoint {ckpt} was made with dataset='planted', not 'other'$"):
+        run_recall(renamed, strategy="modulo", budget=0.5, dim=4, config=again)
+    resumed = run_recall(planted, strategy="modulo", budget=0.5, dim=4, config=again)
+    assert resumed["epochs_run"] == 2
+
+
+def test_bad_checkpoint_path_is_refused_before_fitting(planted, tmp_path, monkeypatch):
+    import recsys_hash.models.experiment as experiment
+
+    monkeypatch.setattr(experiment, "fit_strategy", lambda *a, **k: pytest.fail("fitted before checking the path"))
+    taken = tmp_path / "run.lr0.02-reg0.safetensors"
+    taken.write_text("not a checkpoint")
+    cfg = TrainConfig(epochs=1, progress=False, checkpoint=str(tmp_path / "run.safetensors"))
+    with pytest.raises(ArtifactError, match=f"^checkpoint {taken} exists and is not a recsys_hash checkpoint"):
+        run_recall(planted, strategy="modulo", budget=0.5, lrs=(0.01, 0.02), regs=(0.0,), config=cfg)
+    cfg = TrainConfig(epochs=1, progress=False, checkpoint=str(taken / "c.safetensors"))
+    with pytest.raises(ArtifactError, match=f"^cannot write checkpoint {taken}/c.safetensors: {taken} is not a folder"):
+        run_recall(planted, strategy="graphhash", budget=0.5, config=cfg)
+    assert taken.read_text() == "not a checkpoint"
+
+
+def test_popular_refuses_settings_it_would_ignore(planted, tmp_path):
+    with pytest.raises(ValueError, match=r"^model 'popular' ranks items by training popularity and has no ID tables: "
+                                         r"strategy='graphhash', budget=0.1 would be ignored"):
+        run_recall(planted, model="popular", strategy="graphhash", budget=0.1)
+    with pytest.raises(ValueError, match=r"strategy_params=\{'oov': 'hash'\} would be ignored"):
+        run_recall(planted, model="popular", strategy_params={"oov": "hash"})
+    with pytest.raises(ValueError, match=r"checkpoint='.*c.safetensors' would be ignored"):
+        run_recall(planted, model="popular", config=TrainConfig(checkpoint=str(tmp_path / "c.safetensors")))

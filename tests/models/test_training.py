@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from recsys_hash.errors import ArtifactError
+from recsys_hash.ids import IdRemapper, create
 from recsys_hash.eval.ranking import embedding_scorer, evaluate_ranking, popularity_scorer
 from conftest import planted_dataset
 from recsys_hash.models import TrainConfig, build_model, carve_validation, fit_strategy, train_bpr
@@ -84,7 +85,7 @@ def test_checkpoint_mismatch_is_rejected(planted, tmp_path):
     fit, valid, net = _setup(planted)
     train_bpr(net, fit, valid, TrainConfig(epochs=1, batch_size=256, checkpoint=str(ckpt), progress=False))
     _, _, other = _setup(planted, strategy="modulo", budget=0.5)
-    with pytest.raises(ArtifactError, match="does not match this model's tables"):
+    with pytest.raises(ArtifactError, match=r"was made with id_rows_sha256=[0-9a-f]{12}\.\.\., not"):
         train_bpr(other, fit, valid, TrainConfig(epochs=2, batch_size=256, checkpoint=str(ckpt), resume=True,
                                                  progress=False))
     with pytest.raises(ArtifactError, match="was made with lr=0.005, not 0.1"):
@@ -100,3 +101,47 @@ def test_bad_training_input(planted):
         TrainConfig(batch_size=0)
     with pytest.raises(ValueError, match=r"TrainConfig.lr must be > 0"):
         TrainConfig(lr=0.0)
+
+
+def test_resume_refuses_same_shaped_tables_with_other_rows(planted, tmp_path):
+    # modulo and universal at one budget give tables of one shape: only which ID uses which row differs
+    ckpt = tmp_path / "c.safetensors"
+    fit, valid, net = _setup(planted, strategy="modulo", budget=0.5)
+    train_bpr(net, fit, valid, TrainConfig(epochs=1, batch_size=256, checkpoint=str(ckpt), progress=False))
+    _, _, other = _setup(planted, strategy="universal", budget=0.5)
+    with pytest.raises(ArtifactError, match=rf"^checkpoint {ckpt} was made with id_rows_sha256=[0-9a-f]{{12}}\.\.\., "
+                                            r"not [0-9a-f]{12}\.\.\.$"):
+        train_bpr(other, fit, valid, TrainConfig(epochs=2, batch_size=256, checkpoint=str(ckpt), resume=True,
+                                                 progress=False))
+    smaller = fit.subset(np.arange(len(fit)) >= 3, name=fit.name)
+    with pytest.raises(ArtifactError, match=rf"was made with n_train={len(fit)}, not {len(fit) - 3}; "
+                                            r"train_sha256=[0-9a-f]{12}\.\.\., not [0-9a-f]{12}\.\.\.$"):
+        train_bpr(net, smaller, valid, TrainConfig(epochs=2, batch_size=256, checkpoint=str(ckpt), resume=True,
+                                                   progress=False))
+
+
+def test_checkpoint_path_problems_are_found_before_training(planted, tmp_path):
+    fit, valid, net = _setup(planted)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    note = tmp_path / "notes.txt"
+    note.write_text("keep me")
+    remapper = create("modulo", num_rows=5).fit(np.arange(9)).save(tmp_path / "r.safetensors")
+    cases = [
+        (note / "c.safetensors", f"cannot write checkpoint {note}/c.safetensors: {note} is not a folder"),
+        (tmp_path / "no" / "c.safetensors",
+         f"cannot write checkpoint {tmp_path}/no/c.safetensors: folder {tmp_path}/no does not exist"),
+        (tmp_path, f"cannot write checkpoint {tmp_path}: it is a folder"),
+        (note, f"checkpoint {note} exists and is not a recsys_hash checkpoint: refusing to overwrite it"),
+        (remapper, f"checkpoint {remapper} exists and is not a recsys_hash checkpoint: refusing to overwrite it"),
+    ]
+    for path, message in cases:
+        with pytest.raises(ArtifactError, match=f"^{message}"):
+            train_bpr(net, fit, valid, TrainConfig(epochs=1, batch_size=256, checkpoint=str(path), progress=False))
+    assert note.read_text() == "keep me" and IdRemapper.load(remapper).num_rows_ == 5
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    # an existing checkpoint may be overwritten by a fresh run
+    ckpt = tmp_path / "c.safetensors"
+    for _ in range(2):
+        train_bpr(net, fit, valid, TrainConfig(epochs=1, batch_size=256, checkpoint=str(ckpt), progress=False))
+    with pytest.raises(ValueError, match="TrainConfig.resume needs a checkpoint path"):
+        TrainConfig(resume=True)
