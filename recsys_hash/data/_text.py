@@ -8,15 +8,20 @@ import polars as pl
 
 from recsys_hash.errors import DataFormatError
 
+#: a UTF-8 byte-order mark some editors write at the start of a file; loaders drop it
+UTF8_BOM = b"\xef\xbb\xbf"
+
 _SEP_NAMES = {"\t": "tab", " ": "space", ",": "comma", "|": "pipe", ";": "semicolon", None: "whitespace"}
 
 
 def read_lines(path: Path, label: str, encoding: str = "utf-8") -> pl.DataFrame:
     """Non-blank lines of a text file as a frame `line` (1-based int64), `text` (str, no trailing CR/LF).
 
-    Raises DataFormatError naming `label` when the file holds no non-blank line.
+    A leading UTF-8 byte-order mark is dropped (whatever `encoding`). Raises DataFormatError naming `label` when
+    the file holds no non-blank line.
     """
     raw = Path(path).read_bytes()
+    raw = raw[len(UTF8_BOM):] if raw.startswith(UTF8_BOM) else raw
     text = raw.decode(encoding, errors="replace")
     frame = (
         pl.DataFrame({"text": text.split("\n")})
@@ -79,12 +84,13 @@ def to_int(frame: pl.DataFrame, col: str, label: str, what: str, sep: str | None
     return parsed["val"].to_numpy().astype(np.int64, copy=False)
 
 
-def to_float(frame: pl.DataFrame, col: str, label: str, what: str) -> np.ndarray:
-    """Like `to_int` for floating-point tokens -> float64 numpy."""
+def to_float(frame: pl.DataFrame, col: str, label: str, what: str, non_negative: bool = False) -> np.ndarray:
+    """Like `to_int` for finite floating-point tokens -> float64 numpy (negative ones raise when `non_negative`)."""
     parsed = frame.select(
         pl.col("line"), pl.col(col).alias("raw"), pl.col(col).str.strip_chars().cast(pl.Float64, strict=False).alias("val")
     )
-    bad = parsed.filter(pl.col("val").is_null() | ~pl.col("val").is_finite())
+    bad_expr = pl.col("val").is_null() | ~pl.col("val").is_finite()
+    bad = parsed.filter(bad_expr | (pl.col("val") < 0) if non_negative else bad_expr)
     if bad.height:
         row = bad.row(0, named=True)
         raise DataFormatError(f"{label} line {row['line']}: expected {what}, got {row['raw']!r}")

@@ -139,7 +139,7 @@ def _ctr_from_tokens(tok: pl.DataFrame, names: list[str], label_col: str, dense:
 
 def _line_chunks(path: Path, chunk_rows: int, skip: int) -> Iterator[pl.DataFrame]:
     """(line, text) frames of at most `chunk_rows` non-blank lines, streamed; `skip` header lines dropped."""
-    with open(path, "r", encoding="utf-8", errors="replace", newline="") as fh:
+    with open(path, "r", encoding="utf-8-sig", errors="replace", newline="") as fh:
         first = 1
         for _ in range(skip):
             fh.readline()
@@ -157,7 +157,7 @@ def _line_chunks(path: Path, chunk_rows: int, skip: int) -> Iterator[pl.DataFram
 
 
 def _criteo_layout(path: Path, label: str, sep: str | None) -> tuple[str, list[str], bool]:
-    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+    with open(path, "r", encoding="utf-8-sig", errors="replace") as fh:
         head = fh.readline().rstrip("\r\n")
     if not head.strip():
         raise DataFormatError(f"{label}: file is empty, expected Criteo rows (label, I1..I13, C1..C26) (file: {path})")

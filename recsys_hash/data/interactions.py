@@ -14,9 +14,39 @@ from recsys_hash.errors import DataFormatError
 
 PathLike = str | os.PathLike
 
+#: Compact-ID formats size their tables by max id + 1, so one damaged id (9e18) would size a table by it. The rule:
+#: every id < max(ID_SPREAD × distinct ids of its kind over the dataset's files, ID_FLOOR); above, the file is refused.
+ID_SPREAD = 16
+ID_FLOOR = 65_536
 
-def read_id_lists(path: PathLike, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lines `uid item item ...` -> (line_users int64 [n_lines], counts int64 [n_lines], items int64 [sum counts])."""
+#: (file label, 1-based line int64 [n], id int64 [n]) of one id column of one file
+IdColumn = tuple[str, np.ndarray, np.ndarray]
+
+
+def reject_ids_from(bound: int, kind: str, columns: list[IdColumn], why: str, shift: int = 0) -> None:
+    """Raise DataFormatError at the first id >= `bound`, naming file, line and the id as written (id + `shift`)."""
+    for label, lines, ids in columns:
+        bad = np.flatnonzero(ids >= bound)
+        if bad.size:
+            k = int(bad[0])
+            raise DataFormatError(f"{label} line {int(lines[k])}: {kind} id {int(ids[k]) + shift} {why}")
+
+
+def check_compact_ids(kind: str, columns: list[IdColumn], shift: int = 0) -> None:
+    """Refuse ids far beyond the data's size (see ID_SPREAD): they would size tables, not index them."""
+    if not columns or max(int(ids.max(initial=-1)) for _, _, ids in columns) < ID_FLOOR:
+        return
+    values = np.sort(np.concatenate([ids for _, _, ids in columns]))
+    distinct = int(np.count_nonzero(values[1:] != values[:-1])) + 1
+    bound = max(ID_SPREAD * distinct, ID_FLOOR)
+    reject_ids_from(bound, kind, columns, f"is far beyond the {distinct} distinct {kind} ids of the dataset; compact "
+                    f"ids must be < max({ID_SPREAD} × distinct ids, {ID_FLOOR}) = {bound} (renumber ids to 0..n-1)",
+                    shift)
+
+
+def read_id_lists(path: PathLike, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lines `uid item item ...` -> (line_users int64 [n_lines], counts int64 [n_lines], items int64 [sum counts],
+    line numbers int64 [n_lines], 1-based in the file)."""
     tok = tokenize(read_lines(Path(path), label), None).with_columns(
         pl.col("tok").list.first().alias("uid"), pl.col("tok").list.slice(1).alias("items")
     )
@@ -24,12 +54,24 @@ def read_id_lists(path: PathLike, label: str) -> tuple[np.ndarray, np.ndarray, n
     counts = tok["items"].list.len().to_numpy().astype(np.int64)
     exploded = tok.select("line", "text", "items").explode("items").drop_nulls("items")
     items = to_int(exploded, "items", label, "non-negative integer item ids separated by spaces")
-    return line_users, counts, items
+    return line_users, counts, items, tok["line"].to_numpy().astype(np.int64)
+
+
+def id_list_columns(label: str, line_users: np.ndarray, counts: np.ndarray, items: np.ndarray,
+                    lines: np.ndarray) -> tuple[IdColumn, IdColumn]:
+    """The (user, item) IdColumns of one `read_id_lists` file, for `check_compact_ids`."""
+    return (label, lines, line_users), (label, np.repeat(lines, counts), items)
 
 
 def read_lightgcn_file(path: PathLike, label: str) -> tuple[np.ndarray, np.ndarray]:
-    """One `uid item item ...` file -> (user int64 [n], item int64 [n]); a line with only a uid adds no rows."""
-    line_users, counts, items = read_id_lists(path, label)
+    """One `uid item item ...` file -> (user int64 [n], item int64 [n]); a line with only a uid adds no rows.
+
+    Ids must be compact within the file (see `check_compact_ids`).
+    """
+    line_users, counts, items, lines = read_id_lists(path, label)
+    users_col, items_col = id_list_columns(label, line_users, counts, items, lines)
+    check_compact_ids("user", [users_col])
+    check_compact_ids("item", [items_col])
     return np.repeat(line_users, counts), items
 
 
@@ -53,11 +95,20 @@ def _pack(name: str, splits: dict[str, tuple[np.ndarray, ...]], n_users: int | N
 def load_lightgcn_folder(path: PathLike, name: str = "custom") -> InteractionDataset:
     """A folder with `train.txt` / `test.txt` in LightGCN line format -> InteractionDataset.
 
-    n_users / n_items = max id + 1 over train ∪ test; test items unseen in training are kept.
+    n_users / n_items = max id + 1 over train ∪ test; test items unseen in training are kept. Ids must be compact:
+    an id >= max(16 × distinct ids of its kind, 65,536) raises DataFormatError naming file, line and id.
     """
     folder = Path(path)
-    parts = {split: read_lightgcn_file(dataset_file(name, folder, f"{split}.txt"), f"{name}/{split}.txt")
-             for split in ("train", "test")}
+    parts, user_cols, item_cols = {}, [], []
+    for split in ("train", "test"):
+        label = f"{name}/{split}.txt"
+        line_users, counts, items, lines = read_id_lists(dataset_file(name, folder, f"{split}.txt"), label)
+        users_col, items_col = id_list_columns(label, line_users, counts, items, lines)
+        user_cols.append(users_col)
+        item_cols.append(items_col)
+        parts[split] = (np.repeat(line_users, counts), items)
+    check_compact_ids("user", user_cols)
+    check_compact_ids("item", item_cols)
     s = _pack(name, parts)
     return InteractionDataset(name=name, train=s["train"], test=s["test"])
 
@@ -71,25 +122,32 @@ def _one_based(values: np.ndarray, frame: pl.DataFrame, col: str, label: str, wh
     return values - 1
 
 
-def _read_triplets(path: Path, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _read_triplets(path: Path, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """-> 0-based user, item int64 [n], play count float32 [n] (>= 0), line int64 [n]."""
     f = split_columns(path, label, "\t", ["user", "item", "count"])
     u = _one_based(to_int(f, "user", label, "an integer user id", "\t"), f, "user", label, "an integer user id")
     i = _one_based(to_int(f, "item", label, "an integer item id", "\t"), f, "item", label, "an integer item id")
-    c = to_float(f, "count", label, "a numeric play count").astype(np.float32)
-    return u, i, c
+    c = to_float(f, "count", label, "a non-negative play count", non_negative=True).astype(np.float32)
+    return u, i, c, f["line"].to_numpy().astype(np.int64)
 
 
 def load_lastfm(dataset_path: PathLike | None = None, name: str = "lastfm") -> InteractionDataset:
     """LightGCN LastFM: `data1.txt` (train) / `test1.txt` (test), tab-separated `user item count`, 1-based ids.
 
-    Ids are shifted to 0-based; `rating` holds the play count. n_users = 1,892 and n_items = 4,489 (max id);
-    only 1,880 user ids occur in the two files (the others have interactions elsewhere in HetRec only).
+    Ids are shifted to 0-based; `rating` holds the play count (negative counts raise). n_users = 1,892 and
+    n_items = 4,489 (max id); only 1,880 user ids occur in the two files (the others have interactions elsewhere in
+    HetRec only). Ids must be compact, as in `load_lightgcn_folder`.
     """
     folder = dataset_dir(name, dataset_path)
-    parts = {}
+    parts, user_cols, item_cols = {}, [], []
     for split, fname in (("train", "data1.txt"), ("test", "test1.txt")):
-        u, i, c = _read_triplets(dataset_file(name, folder, fname), f"{name}/{fname}")
+        label = f"{name}/{fname}"
+        u, i, c, lines = _read_triplets(dataset_file(name, folder, fname), label)
+        user_cols.append((label, lines, u))
+        item_cols.append((label, lines, i))
         parts[split] = (u, i, None, c)
+    check_compact_ids("user", user_cols, shift=1)
+    check_compact_ids("item", item_cols, shift=1)
     s = _pack(name, parts)
     return InteractionDataset(name=name, train=s["train"], test=s["test"])
 
@@ -113,7 +171,7 @@ def _read_ml100k_ratings(path: Path, label: str) -> tuple[np.ndarray, ...]:
     i = _one_based(to_int(f, "item", label, "an integer item id", "\t"), f, "item", label, "an integer item id")
     r = to_int(f, "rating", label, "an integer rating", "\t").astype(np.float32)
     ts = to_int(f, "ts", label, "an integer unix timestamp", "\t")
-    return u, i, ts, r
+    return u, i, ts, r, f["line"].to_numpy().astype(np.int64)
 
 
 def _dense_rows(ids: np.ndarray, n: int, label: str) -> np.ndarray:
@@ -171,14 +229,15 @@ def load_ml100k(dataset_path: PathLike | None = None, fold: str | None = "u1", n
         raise DataFormatError(f"{lab('u.genre')}: expected 19 genres, got {genres.height}")
 
     files = {"train": f"{fold}.base", "test": f"{fold}.test"} if fold else {"train": "u.data"}
-    parts = {s: _read_ml100k_ratings(dataset_file(name, folder, f), lab(f)) for s, f in files.items()}
+    read = {s: _read_ml100k_ratings(dataset_file(name, folder, f), lab(f)) for s, f in files.items()}
+    reject_ids_from(n_users, "user", [(lab(files[s]), r[4], r[0]) for s, r in read.items()],
+                    f"is beyond the {n_users} users of u.user", shift=1)
+    reject_ids_from(n_items, "item", [(lab(files[s]), r[4], r[1]) for s, r in read.items()],
+                    f"is beyond the {n_items} items of u.item", shift=1)
+    parts = {s: r[:4] for s, r in read.items()}
     if fold is None:
         empty = np.zeros(0, np.int64)
         parts["test"] = (empty, empty, empty, np.zeros(0, np.float32))
-    for s, (u, i, _, _) in parts.items():
-        if u.size and (u.max() >= n_users or i.max() >= n_items):
-            raise DataFormatError(f"{lab(files[s])}: ids exceed u.user/u.item ({n_users} users, {n_items} items): "
-                                  f"max user {int(u.max()) + 1}, max item {int(i.max()) + 1}")
     s = _pack(name, parts, n_users=n_users, n_items=n_items)
     return InteractionDataset(
         name=name, train=s["train"], test=s["test"], user_features=user_features,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys_hash.data.interactions import read_id_lists
+from recsys_hash.data.interactions import check_compact_ids, id_list_columns, read_id_lists
 from recsys_hash.data.jagged import gather_jagged
 from recsys_hash.data.paths import dataset_dir, dataset_file
 from recsys_hash.data.types import Sequences
@@ -20,7 +20,7 @@ PathLike = str | os.PathLike
 def read_item_attributes(path: PathLike, label: str, n_items: int, one_based: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """JSON `{"item": [attr, ...], ...}` -> (offsets int64 [n_items+1], values int64); items absent get no values."""
     try:
-        doc = json.loads(Path(path).read_text())
+        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise DataFormatError(f"{label} line {exc.lineno}: expected a JSON object item -> [attribute ids], {exc.msg}") from None
     if not isinstance(doc, dict):
@@ -51,7 +51,10 @@ def read_item_attributes(path: PathLike, label: str, n_items: int, one_based: bo
 
 def read_sequences(path: PathLike, label: str, name: str, one_based: bool = True) -> Sequences:
     """`user item item ...` lines in time order -> Sequences (ids shifted to 0-based when `one_based`)."""
-    users, counts, items = read_id_lists(path, label)
+    users, counts, items, lines = read_id_lists(path, label)
+    users_col, items_col = id_list_columns(label, users, counts, items, lines)
+    check_compact_ids("user", [users_col])
+    check_compact_ids("item", [items_col])
     if one_based and ((users == 0).any() or (items == 0).any()):
         raise DataFormatError(f"{label}: expected 1-based user and item ids, found id 0")
     shift = 1 if one_based else 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsys_hash.data.pairs import unique_pairs
 from recsys_hash.data.types import Interactions
 
 #: Default size for demos and audits: clusters in well under a second, and its planted communities make
@@ -74,8 +75,7 @@ def planted_bipartite(
     comm = np.where(inside, user_labels[user], rng.integers(0, k, n_interactions))
     item = item_sampler(comm)
     if dedupe:
-        key = np.unique(user * np.int64(n_items) + item)
-        user, item = key // n_items, key % n_items
+        user, item = unique_pairs(user, item, n_users, n_items)
     inter = Interactions(user=user.astype(np.int64), item=item.astype(np.int64), n_users=int(n_users),
                          n_items=int(n_items), name=f"planted-{k}")
     return inter, user_labels, item_labels

@@ -3,6 +3,7 @@
     >>> mc_ebc = make_mc_ebc({"user": user_remapper, "item": item_remapper}, embedding_dim=16)
     >>> kt = KeyedTensorAdapter(mc_ebc)(kjt)          # KeyedTensor [B, 2 * 16]
 """
+import numbers
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
@@ -66,6 +67,9 @@ def _mc_collection(tables: Mapping[str, IdRemapper], embedding_dim: int,
     """Checked configs + ManagedCollisionCollection for `tables`; pooling None = unpooled (EmbeddingCollection)."""
     if not tables:
         raise ValueError(f"{where}: give at least one table")
+    if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, numbers.Integral) or embedding_dim < 1:
+        raise ValueError(f"{where}: embedding_dim must be an integer >= 1, got {embedding_dim!r}")
+    embedding_dim = int(embedding_dim)
     device = device or torch.device("cpu")
     feats = _features_of(tables, feature_names)
     for t, r in tables.items():

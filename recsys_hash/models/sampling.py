@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsys_hash.data.pairs import pack_pairs, unique_pairs
 from recsys_hash.data.types import Interactions
 
 #: rounds of re-sampling before giving up on rejecting sampled positives (the rest stay as drawn)
@@ -10,20 +11,24 @@ MAX_REJECT_ROUNDS = 50
 
 
 def dedup_pairs(inter: Interactions) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (user, item) pairs sorted by user then item: int64 [m], int64 [m]."""
-    keys = np.unique(inter.user.astype(np.int64) * inter.n_items + inter.item.astype(np.int64))
-    return keys // inter.n_items, keys % inter.n_items
+    """Distinct (user, item) pairs sorted by user then item: int64 [m], int64 [m] (exact for any vocabulary size)."""
+    return unique_pairs(inter.user, inter.item, inter.n_users, inter.n_items)
 
 
 def sample_negatives(users: np.ndarray, n_items: int, rng: np.random.Generator,
                      positive_keys: np.ndarray | None = None) -> np.ndarray:
-    """Uniform item per user, int64 [b]; with sorted `positive_keys` (user*n_items+item) redraw positives."""
+    """Uniform item per user, int64 [b]; with sorted `positive_keys` redraw positives.
+
+    positive_keys: `pack_pairs(users, items, n_users, n_items)` of the positive pairs, sorted (ValueError, never a
+    wrapped key, when n_users × n_items exceeds int64).
+    """
     neg = rng.integers(0, n_items, size=users.size, dtype=np.int64)
     if positive_keys is None or positive_keys.size == 0:
         return neg
+    n_users = int(users.max()) + 1 if users.size else 0
     todo = np.arange(users.size)
     for _ in range(MAX_REJECT_ROUNDS):
-        keys = users[todo] * n_items + neg[todo]
+        keys = pack_pairs(users[todo], neg[todo], n_users, n_items)
         pos = np.minimum(np.searchsorted(positive_keys, keys), positive_keys.size - 1)
         todo = todo[positive_keys[pos] == keys]
         if todo.size == 0:

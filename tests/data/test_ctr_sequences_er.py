@@ -230,3 +230,28 @@ def test_febrl_ids_and_links(tmp_path):
     write(tmp_path, "m.csv", "ltable_id,rtable_id\nrec-7-org,rec-0-dup-0\n")
     with pytest.raises(DataFormatError, match=r"^febrl4/m.csv: link rec-7-org -> rec-0-dup-0 names a record missing"):
         read_febrl(tmp_path, "febrl4", "a.csv", "b.csv", "m.csv")
+
+
+def test_beauty_rejects_ids_far_beyond_the_data(tmp_path):
+    write(tmp_path, "Beauty_item2attributes.json", json.dumps({}))
+    write(tmp_path, "Beauty.txt", "1 1 2\n2 3 9000000000000000000\n")
+    with pytest.raises(DataFormatError, match=r"^amazon-beauty/Beauty.txt line 2: item id 9000000000000000000 is far "
+                                              r"beyond the 4 distinct item ids of the dataset"):
+        load_beauty(tmp_path)
+
+
+def test_utf8_bom_is_stripped_in_csv_and_tsv_loaders(tmp_path):
+    bom = b"\xef\xbb\xbf"
+    header = ",".join(["label"] + [f"I{k}" for k in range(1, 14)] + [f"C{k}" for k in range(1, 27)])
+    (tmp_path / "s.csv").write_bytes(bom + (header + "\n" + _criteo_row(1, "7").replace("\t", ",") + "\n").encode())
+    for f in (read_criteo(tmp_path / "s.csv"), next(read_criteo(tmp_path / "s.csv", chunk_rows=1))):
+        assert f.dense_names[0] == "I1" and f.dense[0, 0] == 7.0 and f.labels.tolist() == [1.0]
+    (tmp_path / "h.tsv").write_bytes(bom + (_criteo_row(1, "7") + "\n" + _criteo_row(0, "3") + "\n").encode())
+    for f in (read_criteo(tmp_path / "h.tsv"), next(read_criteo(tmp_path / "h.tsv", chunk_rows=5))):
+        assert f.dense[:, 0].tolist() == [7.0, 3.0] and f.labels.tolist() == [1.0, 0.0]
+    (tmp_path / "a.csv").write_bytes(bom + b"id,click,site_id\n7,1,00ff\n")
+    assert read_avazu(tmp_path / "a.csv").categorical["site_id"].tolist() == [0xFF]
+    (tmp_path / "Beauty.txt").write_bytes(bom + b"1 1 2\n")
+    (tmp_path / "Beauty_item2attributes.json").write_bytes(bom + json.dumps({"2": [4]}).encode())
+    beauty = load_beauty(tmp_path)
+    assert beauty.items.tolist() == [0, 1] and [a.tolist() for a in beauty.item_attributes["attribute"]] == [[0, 0, 1], [4]]

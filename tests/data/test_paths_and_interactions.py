@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys_hash.data import dataset_dir, data_root, load_interactions, load_lastfm, load_lightgcn_folder, load_ml100k
+from recsys_hash.data import (
+    data_root, dataset_dir, load_interactions, load_lastfm, load_lightgcn_folder, load_ml100k, read_lightgcn_file,
+)
 from recsys_hash.errors import DataFormatError, DatasetNotFoundError
 
 
@@ -156,7 +158,7 @@ def test_ml100k_bad_inputs(tmp_path):
     with pytest.raises(DataFormatError, match=r"^ml-100k/u1.test line 1: expected an integer rating, got 'four'"):
         load_ml100k(tmp_path)
     write(tmp_path, "u1.test", "3\t9\t4\t300\n")
-    with pytest.raises(DataFormatError, match=r"^ml-100k/u1.test: ids exceed u.user/u.item \(3 users, 2 items\)"):
+    with pytest.raises(DataFormatError, match=r"^ml-100k/u1.test line 1: item id 9 is beyond the 2 items of u.item"):
         load_ml100k(tmp_path)
     write(tmp_path, "u.user", "1|24|M|technician\n")
     with pytest.raises(DataFormatError, match=r"^ml-100k/u.user line 1: expected 5 pipe-separated fields, got 4"):
@@ -166,3 +168,82 @@ def test_ml100k_bad_inputs(tmp_path):
 def test_load_interactions_rejects_other_kinds(tmp_path):
     with pytest.raises(ValueError, match=r"dataset 'frappe' is of kind 'ctr' .*use load_frappe"):
         load_interactions("frappe", dataset_path=tmp_path)
+
+
+def test_lightgcn_rejects_ids_far_beyond_the_data(tmp_path):
+    # an item ID of 9e18 would make n_items = 9e18 + 1 and every table and bincount sized by it
+    write(tmp_path, "train.txt", "0 1 2\n1 9000000000000000000\n")
+    write(tmp_path, "test.txt", "0 2\n")
+    with pytest.raises(DataFormatError, match=r"^gowalla/train.txt line 2: item id 9000000000000000000 is far beyond "
+                                              r"the 3 distinct item ids of the dataset; compact ids must be < "
+                                              r"max\(16 × distinct ids, 65536\) = 65536"):
+        load_lightgcn_folder(tmp_path, "gowalla")
+    write(tmp_path, "train.txt", "0 1 2\n1 2\n")
+    write(tmp_path, "test.txt", "\n70000 2\n")
+    with pytest.raises(DataFormatError, match=r"^gowalla/test.txt line 2: user id 70000 is far beyond the 3 distinct "
+                                              r"user ids"):
+        load_lightgcn_folder(tmp_path, "gowalla")
+    with pytest.raises(DataFormatError, match=r"^t line 2: user id 70000 is far beyond the 1 distinct user ids"):
+        read_lightgcn_file(tmp_path / "test.txt", "t")
+
+
+def test_lightgcn_compact_id_bound_is_16_times_the_distinct_ids(tmp_path):
+    write(tmp_path, "test.txt", "0 1\n")
+    write(tmp_path, "train.txt", "0 65535\n")                                   # the floor: 65,536 rows at most
+    assert load_lightgcn_folder(tmp_path).n_items == 65536
+    write(tmp_path, "train.txt", "0 65536\n")
+    with pytest.raises(DataFormatError, match=r"line 1: item id 65536 is far beyond the 2 distinct item ids"):
+        load_lightgcn_folder(tmp_path)
+    many = " ".join(str(k) for k in range(4999))                             # 0..4998 and one more: 5,000 distinct
+    write(tmp_path, "train.txt", f"0 {many} 79999\n")
+    assert load_lightgcn_folder(tmp_path).n_items == 80000                     # 16 × 5,000
+    write(tmp_path, "train.txt", f"0 {many}\n1 80000\n")
+    with pytest.raises(DataFormatError, match=r"^custom/train.txt line 2: item id 80000 is far beyond the 5000 "
+                                              r"distinct item ids of the dataset; compact ids must be < "
+                                              r"max\(16 × distinct ids, 65536\) = 80000"):
+        load_lightgcn_folder(tmp_path)
+
+
+def test_lastfm_rejects_far_ids_as_written_and_negative_counts(tmp_path):
+    write(tmp_path, "data1.txt", "1\t3\t10\n2\t9000000000000000000\t4\n")
+    write(tmp_path, "test1.txt", "1\t1\t1\n")
+    with pytest.raises(DataFormatError, match=r"^lastfm/data1.txt line 2: item id 9000000000000000000 is far beyond "
+                                              r"the 3 distinct item ids"):
+        load_lastfm(tmp_path)
+    write(tmp_path, "data1.txt", "1\t3\t10\n")
+    write(tmp_path, "test1.txt", "1\t1\t1\n\n2\t2\t-5\n")
+    with pytest.raises(DataFormatError, match=r"^lastfm/test1.txt line 3: expected a non-negative play count, "
+                                              r"got '-5'"):
+        load_lastfm(tmp_path)
+    write(tmp_path, "test1.txt", "1\t1\t0\n")                                   # a count of 0 is a count
+    assert load_lastfm(tmp_path).test.rating.tolist() == [0.0]
+
+
+def test_ml100k_rating_ids_beyond_u_item_name_line_and_id(tmp_path):
+    _ml100k_folder(tmp_path)
+    write(tmp_path, "u1.base", "1\t2\t5\t100\n2\t3\t3\t200\n")
+    with pytest.raises(DataFormatError, match=r"^ml-100k/u1.base line 2: item id 3 is beyond the 2 items of "
+                                              r"u.item"):
+        load_ml100k(tmp_path)
+    write(tmp_path, "u1.base", "1\t2\t5\t100\n4\t1\t3\t200\n")
+    with pytest.raises(DataFormatError, match=r"^ml-100k/u1.base line 2: user id 4 is beyond the 3 users of u.user"):
+        load_ml100k(tmp_path)
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_utf8_bom_is_stripped_by_every_text_loader(tmp_path):
+    write(tmp_path / "lg", "train.txt", BOM + b"0 5 3\n1 2\n")
+    write(tmp_path / "lg", "test.txt", BOM + b"0 1\n")
+    ds = load_lightgcn_folder(tmp_path / "lg")
+    assert ds.train.user.tolist() == [0, 0, 1] and ds.train.item.tolist() == [5, 3, 2] and ds.test.user.tolist() == [0]
+    write(tmp_path / "fm", "data1.txt", BOM + b"1\t3\t10\r\n2\t1\t4\r\n")
+    write(tmp_path / "fm", "test1.txt", BOM + b"3\t2\t1\n")
+    fm = load_lastfm(tmp_path / "fm")
+    assert fm.train.user.tolist() == [0, 1] and fm.train.item.tolist() == [2, 0] and fm.test.user.tolist() == [2]
+    _ml100k_folder(tmp_path / "ml")
+    (tmp_path / "ml" / "u.user").write_bytes(BOM + (tmp_path / "ml" / "u.user").read_bytes())
+    (tmp_path / "ml" / "u.item").write_bytes(BOM + (tmp_path / "ml" / "u.item").read_bytes())   # latin-1 file
+    ml = load_ml100k(tmp_path / "ml")
+    assert ml.user_features["age"].tolist() == [24, 30, 41] and ml.item_features["release_year"].tolist() == [1995, -1]

@@ -1,4 +1,6 @@
 """MC-EBC / MC-EC built from remappers: exact pooled values, fx + script, DLRM, bad configurations."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -105,3 +107,17 @@ def test_audit_reads_strategy_of_each_table(tables):
     assert rows["item"]["rows"] == 50 and "warning" not in rows["item"]
     mods = model.mc_ebc._managed_collision_collection._managed_collision_modules
     assert mods["user"].remapper is tables["user"] and mods["user"].table_name == "user"
+
+
+@pytest.mark.parametrize("dim", [0, -3, True, 2.5, "8", np.float64(4.0)])
+def test_embedding_dim_must_be_a_positive_integer(tables, dim):
+    with pytest.raises(ValueError, match="make_mc_ebc: embedding_dim must be an integer >= 1, got " + re.escape(repr(dim))):
+        make_mc_ebc(tables, dim)
+    with pytest.raises(ValueError, match="make_mc_ec: embedding_dim must be an integer >= 1, got " + re.escape(repr(dim))):
+        make_mc_ec({"user": tables["user"]}, dim)
+
+
+def test_embedding_dim_accepts_numpy_integers(tables):
+    ebc = make_mc_ebc(tables, np.int64(3))
+    assert [c.embedding_dim for c in ebc._embedding_module.embedding_bag_configs()] == [3, 3]
+    assert all(type(c.embedding_dim) is int for c in ebc._embedding_module.embedding_bag_configs())

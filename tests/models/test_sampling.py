@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from recsys_hash.data.types import Interactions
-from recsys_hash.models.sampling import carve_validation, dedup_pairs, epoch_batches, sample_negatives
+from recsys_hash.models.sampling import carve_validation, dedup_pairs, epoch_batches, pack_pairs, sample_negatives
 
 
 def test_epoch_covers_every_positive_once_and_is_seeded(planted):
@@ -42,3 +42,30 @@ def test_carve_validation_partitions_per_user():
     assert keys(carve_validation(train, 0.5, seed=6)[1]) != keys(carve_validation(train, 0.5, seed=7)[1])
     with pytest.raises(ValueError, match=r"validation fraction must be in \(0, 1\)"):
         carve_validation(train, 1.0)
+
+
+def test_dedup_pairs_never_wraps_on_huge_vocabularies():
+    # 4 * 2**62 + 5 wraps to 5 in int64: packing would merge (0, 5) and (4, 5)
+    wide = Interactions(np.array([4, 0, 4, 0]), np.array([5, 5, 5, 2**62 - 1]), 5, 2**62, name="wide")
+    users, items = dedup_pairs(wide)
+    assert users.tolist() == [0, 0, 4] and items.tolist() == [5, 2**62 - 1, 5]
+    # the item ID 9e18 of a damaged folder: 1 * (9e18 + 1) + 9e18 wraps negative
+    huge = Interactions(np.array([1, 0, 1, 1]), np.array([9 * 10**18, 9 * 10**18, 2, 2]), 2, 9 * 10**18 + 1, name="h")
+    users, items = dedup_pairs(huge)
+    assert users.tolist() == [0, 1, 1] and items.tolist() == [9 * 10**18, 2, 9 * 10**18]
+    assert users.dtype == np.int64 and items.dtype == np.int64
+
+
+def test_dedup_pairs_matches_python_sets_on_the_packed_path():
+    rng = np.random.default_rng(0)
+    u, i = rng.integers(0, 30, 2_000), rng.integers(0, 40, 2_000)
+    users, items = dedup_pairs(Interactions(u, i, 30, 40, name="r"))
+    assert list(zip(users.tolist(), items.tolist())) == sorted(set(zip(u.tolist(), i.tolist())))
+
+
+def test_pack_pairs_refuses_keys_beyond_int64():
+    assert pack_pairs(np.array([0, 2]), np.array([3, 1]), 3, 4).tolist() == [3, 9]
+    big = 2**62
+    assert pack_pairs(np.array([1]), np.array([big - 1]), 2, big).tolist() == [2 * big - 1]   # = 2**63 - 1 fits
+    with pytest.raises(ValueError, match=r"5 users × 4611686018427387904 items do not fit in int64"):
+        pack_pairs(np.array([4]), np.array([5]), 5, big)
