@@ -11,6 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
+from recsys_hash.data.pairs import pack_pairs, unique_pairs
+
 
 def parse_ks(ks: Sequence[int] | str | int) -> list[int]:
     """`"10,20,50"`, `20` or `[10, 20]` -> sorted distinct positive ints; names the bad value otherwise."""
@@ -32,11 +34,10 @@ def parse_ks(ks: Sequence[int] | str | int) -> list[int]:
 
 def csr_from_pairs(user: np.ndarray, item: np.ndarray, n_users: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (user, item) pairs -> CSR (indptr int64 [n_users+1], indices int64 sorted within each user)."""
-    width = np.int64(max(n_items, 1))
-    keys = np.unique(np.asarray(user, dtype=np.int64) * width + np.asarray(item, dtype=np.int64))
+    users, items = unique_pairs(user, item, n_users, n_items)
     indptr = np.zeros(n_users + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys // width, minlength=n_users), out=indptr[1:])
-    return indptr, keys % width
+    np.cumsum(np.bincount(users, minlength=n_users), out=indptr[1:])
+    return indptr, items
 
 
 def hits_from_topk(topk: np.ndarray, users: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
@@ -44,8 +45,9 @@ def hits_from_topk(topk: np.ndarray, users: np.ndarray, indptr: np.ndarray, indi
     """bool [n, K]: topk[j, r] is a relevant item of users[j] (relevant sets given as CSR)."""
     counts = np.diff(indptr)
     rel_users = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    rel_keys = rel_users * np.int64(n_items) + indices          # sorted: users ascending, items sorted within
-    keys = users.astype(np.int64)[:, None] * np.int64(n_items) + topk.astype(np.int64)
+    n_users = len(counts)
+    rel_keys = pack_pairs(rel_users, indices, n_users, n_items)    # sorted: users ascending, items sorted within
+    keys = pack_pairs(users[:, None], topk, n_users, n_items)
     pos = np.searchsorted(rel_keys, keys)
     pos = np.minimum(pos, max(rel_keys.size - 1, 0))
     return rel_keys[pos] == keys if rel_keys.size else np.zeros(topk.shape, dtype=bool)
