@@ -10,7 +10,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from rich.console import Console
@@ -77,8 +77,10 @@ def _validate(model: nn.Module, train: Interactions, valid: Interactions, cfg: T
     return res.metrics[f"recall@{cfg.valid_k}"]
 
 
-def train_bpr(model: nn.Module, train: Interactions, valid: Interactions, cfg: TrainConfig) -> TrainResult:
-    """Train `model` (MF / LightGCN) with BPR on `train`, early-stop on `valid`; leaves the best weights loaded."""
+def train_bpr(model: nn.Module, train: Interactions, valid: Interactions, cfg: TrainConfig,
+              on_epoch: Optional[Callable[[int], None]] = None) -> TrainResult:
+    """Train `model` (MF / LightGCN) with BPR on `train`, early-stop on `valid`; leaves the best weights loaded.
+    `on_epoch(epoch)` is called after each epoch (the audit's progress)."""
     if len(train) == 0:
         raise ValueError(f"training set {train.name!r} is empty")
     if len(valid) == 0:
@@ -126,6 +128,8 @@ def train_bpr(model: nn.Module, train: Interactions, valid: Interactions, cfg: T
                                            f"valid R@{cfg.valid_k} {recall:.4f} (best {state['best_valid']:.4f})")
                 if cfg.checkpoint:
                     save_checkpoint(cfg.checkpoint, model, opt, state, best_weights, cfg)
+            if on_epoch is not None:
+                on_epoch(epoch)
     model.load_state_dict(best_weights)
     return TrainResult(best_valid=state["best_valid"], best_epoch=state["best_epoch"], epochs_run=state["epoch"],
                        stopped_early=state["stopped_early"], train_s=state["train_s"],
