@@ -107,7 +107,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
 
 def strategy_spec(text: str) -> tuple[str, dict]:
     """'graphhash:cluster_share=0.25;max_search_runs=4' -> ("graphhash", {...}); a bare name has no parameters."""
-    from recsys_hash.commands.recall import parse_params
+    from recsys_hash.commands._options import parse_params
 
     name, _, params = text.partition(":")
     return name, parse_params([p for p in params.split(";") if p])

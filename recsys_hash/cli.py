@@ -11,10 +11,26 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from recsys_hash import __version__
+
+        typer.echo(f"recsys-hash {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Compressed embedding tables for TorchRec: remappers, GraphHash, recall evaluation, compression audits."""
+
+
 # Each command module exposes `register(app)`; this tuple is the CLI's table of contents.
-COMMAND_MODULES = ("datasets", "recall", "audit")
+COMMAND_MODULES = ("datasets", "strategies", "recall", "audit")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"recsys_hash.commands.{_name}").register(app)

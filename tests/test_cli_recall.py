@@ -60,7 +60,7 @@ def test_recall_bad_input(lightgcn_folder):
 
 
 def test_strategy_params_parse():
-    from recsys_hash.commands.recall import parse_params
+    from recsys_hash.commands._options import parse_params
 
     assert parse_params(["cluster_share=0.25", "oov=hash", "num_hashes=3"]) == {
         "cluster_share": 0.25, "oov": "hash", "num_hashes": 3}

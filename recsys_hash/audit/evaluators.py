@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -23,7 +23,8 @@ class RetrievalEvaluator:
 
     def __init__(self, data: InteractionDataset, model: str = "mf", epochs: Optional[int] = None,
                  lrs: tuple[float, ...] = (5e-3,), regs: tuple[float, ...] = (1e-4,), valid_fraction: float = 0.1,
-                 batch_size: int = 4096, patience: int = 3):
+                 batch_size: int = 4096, patience: int = 3, params: Optional[dict[str, dict]] = None,
+                 on_epoch: Optional[Callable[[int], None]] = None):
         from recsys_hash.models.experiment import MODELS, make_split
         from recsys_hash.models.train_retrieval import TrainConfig
 
@@ -32,7 +33,15 @@ class RetrievalEvaluator:
         self.data, self.model, self.name = data, model, data.name
         self.lrs, self.regs = tuple(lrs), tuple(regs)
         self.split = make_split(data, valid_fraction, seed=0)
-        self.config = TrainConfig(epochs=epochs or 20, batch_size=batch_size, patience=patience, progress=False)
+        self.config = TrainConfig(epochs=20 if epochs is None else epochs, batch_size=batch_size, patience=patience,
+                                  progress=False)
+        #: strategy -> its parameters (`--param`); `on_epoch(epoch)` is called after every training epoch.
+        self.params, self.on_epoch = dict(params or {}), on_epoch
+
+    @property
+    def epochs_per_cell(self) -> int:
+        """Most epochs one (strategy, budget, seed) trains: max epochs x the lr x reg grid (progress totals)."""
+        return self.config.epochs * len(self.lrs) * len(self.regs)
 
     def vocab(self) -> dict[str, int]:
         return {"user": self.data.n_users, "item": self.data.n_items}
@@ -40,7 +49,7 @@ class RetrievalEvaluator:
     def fit_tables(self, strategy: str, budget: float, seed: int) -> dict[str, Any]:
         from recsys_hash.models.experiment import fit_strategy
 
-        return fit_strategy(strategy, self.split.fit, budget, seed)
+        return fit_strategy(strategy, self.split.fit, budget, seed, **self.params.get(strategy, {}))
 
     def side_counts(self, side: str) -> tuple[np.ndarray, np.ndarray]:
         n = self.vocab()[side]
@@ -51,7 +60,8 @@ class RetrievalEvaluator:
         from recsys_hash.models.experiment import run_recall
 
         res = run_recall(self.data, model=self.model, strategy="audit", seed=seed, dim=dim, lrs=self.lrs,
-                         regs=self.regs, config=replace(self.config, seed=seed), split=self.split, remappers=tables)
+                         regs=self.regs, config=replace(self.config, seed=seed), split=self.split, remappers=tables,
+                         on_epoch=self.on_epoch)
         keep = ("recall@20", "ndcg@20", "train_s", "eval_s", "lr", "reg", "best_epoch")
         return {k: res[k] for k in keep}
 
@@ -73,15 +83,21 @@ def default_dataset() -> InteractionDataset:
                               test=inter.subset(test_mask, "test"))
 
 
-def make_evaluator(dataset: Optional[str], dataset_path: Optional[Path], model: str = "mf",
-                   epochs: Optional[int] = None) -> RetrievalEvaluator:
-    """The evaluator for a registered dataset, a LightGCN-format folder, or (neither) the embedded default."""
+def load_retrieval_data(dataset: Optional[str], dataset_path: Optional[Path]) -> InteractionDataset:
+    """--dataset NAME [--dataset-path DIR]: NAME in its registered format (from DIR if given); DIR alone: a folder
+    in the LightGCN line format (train.txt, test.txt), named after the folder."""
     from recsys_hash.data import load_interactions, load_lightgcn_folder
 
+    if dataset is not None:
+        return load_interactions(dataset, dataset_path)
     if dataset_path is not None:
-        data = load_lightgcn_folder(dataset_path, dataset or Path(dataset_path).name)
-    elif dataset is not None:
-        data = load_interactions(dataset)
-    else:
-        data = default_dataset()
-    return RetrievalEvaluator(data, model=model, epochs=epochs)
+        return load_lightgcn_folder(dataset_path, Path(dataset_path).name)
+    raise ValueError("give --dataset NAME or --dataset-path DIR")
+
+
+def make_evaluator(dataset: Optional[str], dataset_path: Optional[Path], model: str = "mf",
+                   epochs: Optional[int] = None, **options: Any) -> RetrievalEvaluator:
+    """The evaluator for a registered dataset, a LightGCN-format folder, or (neither) the embedded default.
+    `options` go to `RetrievalEvaluator` (lrs, regs, params, on_epoch, ...)."""
+    data = default_dataset() if dataset is None and dataset_path is None else load_retrieval_data(dataset, dataset_path)
+    return RetrievalEvaluator(data, model=model, epochs=epochs, **options)

@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from recsys_hash.audit.memory import dtype_bytes, mapping_bytes, table_bytes
+from recsys_hash.budget import BUDGET_RULE, check_budget
 from recsys_hash.ids.registry import get_strategy, strategy_names
 from recsys_hash.ids.stats import collision_stats
 
@@ -31,7 +32,7 @@ DEFAULT_BUDGETS = (0.25, 0.10)
 
 @dataclass
 class AuditConfig:
-    """What to audit: strategies x budgets (fractions of each side's vocabulary), table dim/dtype, seeds."""
+    """What to audit: strategies x budgets (fractions of each side's vocabulary or row counts), table dim/dtype, seeds."""
 
     strategies: Sequence[str] = field(default_factory=default_strategies)
     budgets: Sequence[float] = DEFAULT_BUDGETS
@@ -41,7 +42,7 @@ class AuditConfig:
     include_full: bool = True
 
     def validate(self) -> None:
-        """Raise ValueError before any work starts: unknown strategies, budgets outside (0, 1], bad dim/dtype."""
+        """Raise ValueError before any work starts: unknown strategies, bad budgets, bad dim/dtype."""
         if not self.strategies:
             raise ValueError("audit: give at least one strategy")
         for name in self.strategies:
@@ -49,8 +50,11 @@ class AuditConfig:
         if not self.budgets:
             raise ValueError("audit: give at least one budget")
         for b in self.budgets:
-            if isinstance(b, bool) or not isinstance(b, (int, float)) or not (0.0 < float(b) <= 1.0):
-                raise ValueError(f"audit: budget {b!r} is outside (0, 1] (budgets are fractions of the full table)")
+            try:
+                check_budget(b)
+            except ValueError:
+                raise ValueError(f"audit: budget {b!r} is outside (0, 1] and not a whole row count >= 2 "
+                                 f"(budgets are {BUDGET_RULE})") from None
         if self.dim < 1:
             raise ValueError(f"audit: dim must be >= 1, got {self.dim}")
         dtype_bytes(self.dtype)
@@ -91,10 +95,7 @@ def run_audit(evaluator: Any, config: AuditConfig, progress: Optional[Callable[[
     say = progress or (lambda _msg: None)
     vocab = evaluator.vocab()  # {"user": n_users, "item": n_items}
     full_bytes = sum(table_bytes(n, config.dim, config.dtype) for n in vocab.values())
-    plan: list[tuple[str, float]] = []
-    if config.include_full:
-        plan.append((REFERENCE, 1.0))
-    plan += [(s, float(b)) for s in config.strategies if s != REFERENCE for b in config.budgets]
+    plan = audit_plan(config)
     result = AuditResult(
         dataset=evaluator.name, task=evaluator.task, primary_metric=evaluator.primary,
         config={**asdict(config), "strategies": list(config.strategies), "budgets": list(config.budgets),
@@ -106,6 +107,12 @@ def run_audit(evaluator: Any, config: AuditConfig, progress: Optional[Callable[[
         per_seed = [_audit_one(evaluator, config, strategy, budget, seed, vocab, full_bytes) for seed in config.seeds]
         result.rows.append(_aggregate(per_seed, evaluator.metrics))
     return result
+
+
+def audit_plan(config: AuditConfig) -> list[tuple[str, float | int]]:
+    """The (strategy, budget) cells in run order: the full reference first, then strategies x budgets."""
+    plan: list[tuple[str, float | int]] = [(REFERENCE, 1.0)] if config.include_full else []
+    return plan + [(s, check_budget(b)) for s in config.strategies if s != REFERENCE for b in config.budgets]
 
 
 def _audit_one(evaluator: Any, config: AuditConfig, strategy: str, budget: float, seed: int,

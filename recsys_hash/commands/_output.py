@@ -1,4 +1,5 @@
-"""Output convention for every command that reports figures: with --json the last stdout line is one JSON object."""
+"""Output convention for every command: tables and summaries on stdout; with --json the last stdout line is one JSON
+object and the tables go to stderr; progress and errors always on stderr."""
 from __future__ import annotations
 
 import json
@@ -7,8 +8,10 @@ from typing import Any, Callable, Optional
 
 from rich.console import Console
 
-#: Progress, tables and messages go to stderr so that stdout stays machine-readable.
+#: Progress, errors and (under --json) tables: stderr, so that stdout stays machine-readable.
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+#: Tables and summaries without --json (`datasets list > file` writes the table).
+out_console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _default(o: Any) -> Any:
@@ -24,9 +27,9 @@ def _default(o: Any) -> Any:
 
 
 def emit(result: dict[str, Any], as_json: bool, render: Optional[Callable[[Console], None]] = None) -> None:
-    """Render a human view (rich, stderr) and, with --json, print `result` as the last stdout line."""
+    """Render the human view (stdout; stderr under --json) and, with --json, print `result` as the last stdout line."""
     if render is not None:
-        render(console)
+        render(console if as_json else out_console)
     if as_json:
         sys.stdout.write(json.dumps(result, default=_default, sort_keys=True) + "\n")
         sys.stdout.flush()

@@ -1,37 +1,77 @@
 """`recsys-hash audit` (strategies x budgets on a dataset), `audit-model` (an existing model's tables), `demo`."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from recsys_hash.commands import _options as opt
 from recsys_hash.commands._output import console, emit, guard as _guard, parse_list
 
 DEFAULT_OUT = "audit-output"
 
 
-def _budget(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"budget {text!r} is not a number (budgets are fractions in (0, 1])") from None
+class AuditProgress:
+    """Progress of an audit on stderr: a bar over cells x seeds x epochs with an ETA (fed by the training loop's
+    per-epoch callback), and one line per cell with elapsed time and ETA (what a log file keeps)."""
+
+    def __init__(self, cells: int, per_cell: int):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self.cells, self.per_cell, self.started, self.t0 = cells, per_cell, 0, None
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+                            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                            transient=True)
+        self.task = self.bar.add_task("audit", total=cells * per_cell)
+
+    def cell(self, message: str) -> None:
+        """run_audit's callback at the start of each cell ("[i/N] strategy @ budget")."""
+        done = self.started * self.per_cell   # early stopping may have skipped epochs: snap to the cell boundary
+        self.started += 1
+        self.t0 = self.t0 or time.perf_counter()
+        elapsed = time.perf_counter() - self.t0
+        eta = _clock(elapsed * (self.cells * self.per_cell - done) / done) if done else "-"
+        self.bar.update(self.task, completed=done, description=message)
+        self.bar.console.print(f"{message}  elapsed {_clock(elapsed)}  ETA {eta}", highlight=False)
+
+    def epoch(self, _epoch: int) -> None:
+        self.bar.advance(self.task)
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 def run_audit_command(dataset: Optional[str], dataset_path: Optional[Path], strategies: str, budgets: str, dim: int,
-                      dtype: str, model: str, epochs: Optional[int], seeds: str, out: Path, as_json: bool) -> dict:
+                      dtype: str, model: str, epochs: Optional[int], seeds: str, out: Path, as_json: bool,
+                      lr: str = "0.005", reg: str = "0.0001", params: tuple[str, ...] = (),
+                      threads: Optional[int] = None) -> dict:
     from recsys_hash.audit import AuditConfig, run_audit
     from recsys_hash.audit.evaluators import make_evaluator
     from recsys_hash.audit.report import render_table, write_report
-    from recsys_hash.audit.runner import check_writable
+    from recsys_hash.audit.runner import audit_plan, check_writable
+    from recsys_hash.eval.timing import torch_threads
 
     config = AuditConfig(strategies=parse_list(strategies, what="--strategies"),
-                         budgets=parse_list(budgets, _budget, "--budgets"), dim=dim, dtype=dtype,
-                         seeds=parse_list(seeds, int, "--seeds"))
+                         budgets=opt.parse_budgets(budgets, "--budgets"), dim=dim, dtype=dtype,
+                         seeds=opt.parse_seeds(seeds, "--seeds"))
     config.validate()              # unknown strategies / bad budgets fail before any data is read
+    per_strategy = opt.params_per_strategy(list(config.strategies), opt.parse_params(list(params)))
+    lrs, regs = parse_list(lr, float, "--lr"), parse_list(reg, float, "--reg")
     check_writable(out)            # an unwritable folder fails before any training
-    evaluator = make_evaluator(dataset, dataset_path, model=model, epochs=epochs)
-    result = run_audit(evaluator, config, progress=lambda msg: console.log(msg))
+    evaluator = make_evaluator(dataset, dataset_path, model=model, epochs=epochs, lrs=lrs, regs=regs,
+                               params=per_strategy)
+    cells = len(audit_plan(config))
+    progress = AuditProgress(cells, len(config.seeds) * evaluator.epochs_per_cell)
+    evaluator.on_epoch = progress.epoch
+    console.print(f"audit of {evaluator.name}: {cells} cells x {len(config.seeds)} seed(s), at most "
+                  f"{evaluator.epochs_per_cell} epochs each", highlight=False)
+    with torch_threads(threads), progress.bar:
+        result = run_audit(evaluator, config, progress=progress.cell)
     paths = write_report(result, out)
     emit({**result.to_dict(), "outputs": {k: str(v) for k, v in paths.items()}}, as_json,
          lambda c: (render_table(result, c), c.print(f"report: {paths['markdown']}  plot: {paths['plot']}")))
@@ -41,27 +81,33 @@ def run_audit_command(dataset: Optional[str], dataset_path: Optional[Path], stra
 def register(app: typer.Typer) -> None:
     @app.command("audit")
     def audit(
-        dataset: Optional[str] = typer.Option(None, help="Registered dataset (e.g. gowalla); default: the embedded "
-                                              "synthetic planted-community set."),
-        dataset_path: Optional[Path] = typer.Option(None, help="Folder in the LightGCN line format (train.txt/test.txt)."),
-        strategies: str = typer.Option(",".join(_default_strategies()), help="Comma-separated strategy names."),
-        budgets: str = typer.Option("0.25,0.1", help="Comma-separated fractions of each side's full table, in (0, 1]."),
+        dataset: Optional[str] = typer.Option(None, "--dataset", help="Registered interaction set (gowalla, ml-1m, "
+                                              "...); default: the embedded synthetic planted-community set."),
+        dataset_path: Optional[Path] = opt.DATASET_PATH,
+        strategies: str = opt.strategy_option(",".join(_default_strategies()), plural=True),
+        budgets: str = opt.budget_option("0.25,0.1", plural=True),
         dim: int = typer.Option(64, help="Embedding dimension."),
         dtype: str = typer.Option("float32", help="Embedding dtype for byte accounting."),
         model: str = typer.Option("mf", help="Model trained per strategy: mf or lightgcn."),
-        epochs: Optional[int] = typer.Option(None, help="Training epochs (default: the evaluator's)."),
-        seeds: str = typer.Option("0", help="Comma-separated seeds; quality is reported as mean ± std."),
+        epochs: int = opt.EPOCHS,
+        seeds: str = opt.seed_option(plural=True),
+        lr: str = opt.LR,
+        reg: str = opt.REG,
+        param: list[str] = typer.Option([], "--param", help="Strategy parameter KEY=VALUE (repeatable), given to "
+                                        "each audited strategy that takes KEY, e.g. --param cluster_share=0.25."),
+        threads: Optional[int] = opt.THREADS,
         out: Path = typer.Option(Path(DEFAULT_OUT), help="Folder for report.md, audit.json, quality_vs_memory.png."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on the last line."),
+        as_json: bool = opt.JSON,
     ) -> None:
-        """Fit every strategy at every budget, train briefly, and report memory, collisions and quality."""
+        """Fit every strategy at every budget, train briefly, and report memory, collisions and quality.
+        Progress (per epoch, with an ETA) goes to stderr."""
         _guard(lambda: run_audit_command(dataset, dataset_path, strategies, budgets, dim, dtype, model, epochs, seeds,
-                                         out, as_json), as_json)
+                                         out, as_json, lr, reg, tuple(param), threads), as_json)
 
     @app.command("audit-model")
     def audit_model(
         target: str = typer.Argument(..., help="Checkpoint (.safetensors/.pt file or folder) or 'package.module:factory'."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on the last line."),
+        as_json: bool = opt.JSON,
     ) -> None:
         """List each embedding table of a saved model: rows, dim, dtype, bytes, strategy and its collisions."""
         from recsys_hash.audit.model_audit import audit_checkpoint, audit_module, total_bytes
@@ -76,7 +122,7 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         out: Path = typer.Option(Path("demo-output"), help="Folder for the demo's report and plot."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on the last line."),
+        as_json: bool = opt.JSON,
     ) -> None:
         """The main job on the embedded default: a compression audit of the synthetic planted-community set
         (every strategy at 25% and 10% of the full tables; dim 32 so it runs in a few minutes on 2 cores)."""

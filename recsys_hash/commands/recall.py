@@ -12,54 +12,23 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys_hash.commands._output import emit, fail, parse_list
-
-
-def parse_budget(text: str) -> float | int:
-    """'0.25' -> fraction 0.25 of each side's IDs; a whole number > 1 ('5000') -> that many rows per side."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"budget {text!r} is not a number (fraction in (0, 1] or a row count)") from None
-    if value > 1:
-        if value != int(value):
-            raise ValueError(f"budget {text!r}: a row count must be a whole number")
-        return int(value)
-    if value <= 0:
-        raise ValueError(f"budget {text!r} must be > 0")
-    return value
-
-
-def parse_params(items: list[str]) -> dict:
-    """["cluster_share=0.25", "oov=hash"] -> {"cluster_share": 0.25, "oov": "hash"} (JSON values, else strings)."""
-    import json
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--param {item!r}: expected KEY=VALUE")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
+from recsys_hash.commands import _options as opt
+from recsys_hash.commands._output import emit, guard, parse_list
 
 
 def recall_cmd(
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Registered interaction set (gowalla, ml-1m, ...)."),
-    dataset_path: Optional[Path] = typer.Option(
-        None, "--dataset-path", help="A folder in the LightGCN line format (train.txt, test.txt: `uid item item ...`)."),
+    dataset: Optional[str] = opt.DATASET,
+    dataset_path: Optional[Path] = opt.DATASET_PATH,
     model: str = typer.Option("mf", "--model", help="mf | lightgcn | popular (most-popular ranking)."),
-    strategy: str = typer.Option("full", "--strategy", help="ID strategy (see the ids registry), e.g. graphhash."),
-    budget: str = typer.Option("1.0", "--budget", help="Rows per side: fraction of its IDs, or a row count > 1."),
-    seed: int = typer.Option(0, "--seed"),
-    epochs: int = typer.Option(50, "--epochs", help="Maximum epochs (early stopping on validation Recall@20)."),
+    strategy: str = opt.strategy_option("full", plural=False),
+    budget: str = opt.budget_option("1", plural=False),
+    seed: str = opt.seed_option(plural=False),
+    epochs: int = opt.EPOCHS,
     dim: int = typer.Option(64, "--dim"),
     layers: int = typer.Option(3, "--layers", help="LightGCN propagation layers."),
     k: str = typer.Option("20", "--k", help="Cut-offs, e.g. 10,20,50 (20 is always reported)."),
-    lr: str = typer.Option("0.005", "--lr", help="Learning rate(s); a list is a tuning grid (x --reg)."),
-    reg: str = typer.Option("0.0001", "--reg", help="L2 regularisation(s) on the batch's ego embeddings."),
+    lr: str = opt.LR,
+    reg: str = opt.REG,
     batch_size: int = typer.Option(4096, "--batch-size"),
     patience: int = typer.Option(3, "--patience", help="Evaluations without improvement before stopping."),
     eval_every: int = typer.Option(1, "--eval-every", help="Validate every N epochs."),
@@ -68,38 +37,42 @@ def recall_cmd(
     reject_positives: bool = typer.Option(False, "--reject-positives", help="Redraw negatives that are positives."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Save training state here (safetensors)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from --checkpoint if it exists."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's choice)."),
-    param: list[str] = typer.Option([], "--param", help="Strategy parameter KEY=VALUE (repeatable), e.g. "
-                                    "--param cluster_share=0.25 for graphhash."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object as the last stdout line."),
+    threads: Optional[int] = opt.THREADS,
+    param: list[str] = opt.PARAM,
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Training progress bar on stderr."),
+    as_json: bool = opt.JSON,
 ) -> None:
     """Train a retrieval model whose user and item tables go through STRATEGY; report Recall@K / NDCG@K."""
-    from recsys_hash.errors import RecsysHashError
     from recsys_hash.eval.metrics import parse_ks
     from recsys_hash.eval.timing import torch_threads
 
-    try:
+    def run() -> tuple[dict, list[int]]:
         if dataset is None and dataset_path is None:
             raise ValueError("give --dataset NAME or --dataset-path DIR")
+        name = opt.only_one(parse_list(strategy, what="--strategy"), "strategy")
+        budget_value = opt.only_one(opt.parse_budgets(budget, "--budget"), "budget")
+        seed_value = opt.only_one(opt.parse_seeds(seed, "--seed"), "seed")
         ks = parse_ks(k)
-        budget_value = parse_budget(budget)
         lrs, regs = parse_list(lr, float, "--lr"), parse_list(reg, float, "--reg")
-        strategy_params = parse_params(param)
-        from recsys_hash.data import load_interactions, load_lightgcn_folder
+        strategy_params = opt.parse_params(param)
+        if model != "popular":
+            from recsys_hash.ids.registry import check_params
+
+            check_params(name, strategy_params)
+            opt.check_param_types(name, strategy_params)
+        from recsys_hash.audit.evaluators import load_retrieval_data
         from recsys_hash.models import TrainConfig, run_recall
 
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, patience=patience, eval_every=eval_every,
                           reject_positives=reject_positives, checkpoint=str(checkpoint) if checkpoint else None,
-                          resume=resume, progress=progress and not as_json)
-        data = (load_lightgcn_folder(dataset_path, dataset or dataset_path.name) if dataset_path is not None
-                else load_interactions(dataset))
+                          resume=resume, progress=progress)
+        data = load_retrieval_data(dataset, dataset_path)
         with torch_threads(threads):
-            result = run_recall(data, model=model, strategy=strategy, budget=budget_value, seed=seed, dim=dim,
-                                layers=layers, ks=ks, lrs=lrs, regs=regs, config=cfg, valid_fraction=valid_fraction,
-                                strategy_params=strategy_params)
-    except (RecsysHashError, ValueError, FileNotFoundError) as exc:
-        fail(exc, as_json)
+            return run_recall(data, model=model, strategy=name, budget=budget_value, seed=seed_value, dim=dim,
+                              layers=layers, ks=ks, lrs=lrs, regs=regs, config=cfg, valid_fraction=valid_fraction,
+                              strategy_params=strategy_params), ks
+
+    result, ks = guard(run, as_json)
 
     def render(c: Console) -> None:
         t = Table(title=f"{result['dataset']}: {result['model']} / {result['strategy']} (budget {result['budget']})")

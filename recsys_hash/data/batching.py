@@ -10,9 +10,12 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 from torchrec.datasets.utils import Batch
 from torchrec.sparse.jagged_tensor import JaggedTensor, KeyedJaggedTensor
 
+from recsys_hash._quiet import quiet_fx_tracing_notice
 from recsys_hash.data.jagged import gather_jagged  # noqa: F401 (public here too)
 from recsys_hash.data.types import CTRFrame, Sequences
 from recsys_hash.errors import InvalidIdError
+
+quiet_fx_tracing_notice()   # KJT construction logs a torch.fx notice once per process
 
 Jagged = tuple[np.ndarray, np.ndarray]  # (offsets int64 [n+1], values)
 

@@ -41,13 +41,19 @@ def _load_builtin() -> None:
     import recsys_hash.ids  # noqa: F401
 
 
-def check_params(name: str, params: dict[str, Any]) -> None:
-    """Raise ValueError naming any parameter strategy `name` does not take (and those it does)."""
+def strategy_params(name: str) -> dict[str, Any]:
+    """Parameters strategy `name` takes besides `num_rows` (from the budget) and `seed`, with their defaults."""
     import inspect
 
+    sig = inspect.signature(get_strategy(name).__init__).parameters
+    return {p: (None if v.default is inspect.Parameter.empty else v.default)
+            for p, v in sig.items() if p not in ("self", "num_rows", "seed")}
+
+
+def check_params(name: str, params: dict[str, Any]) -> None:
+    """Raise ValueError naming any parameter strategy `name` does not take (and those it does)."""
     # num_rows comes from the budget and seed from the run's --seed: neither is a strategy parameter here.
-    accepted = [p for p in inspect.signature(get_strategy(name).__init__).parameters
-                if p not in ("self", "num_rows", "seed")]
+    accepted = list(strategy_params(name))
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ValueError(f"strategy {name!r} takes no parameter {', '.join(unknown)}; it takes: {', '.join(accepted)}")

@@ -17,8 +17,11 @@ from torchrec.modules.mc_embedding_modules import (
 from torchrec.modules.mc_modules import ManagedCollisionCollection
 from torchrec.sparse.jagged_tensor import KeyedJaggedTensor, KeyedTensor
 
+from recsys_hash._quiet import quiet_fx_tracing_notice
 from recsys_hash.ids.base import IdRemapper
 from recsys_hash.integrations.mc_module import RemapperMCModule
+
+quiet_fx_tracing_notice()   # KJT construction logs a torch.fx notice once per process
 
 
 def _features_of(tables: Mapping[str, IdRemapper], feature_names: Optional[Mapping[str, Sequence[str]]]) -> Dict[str, List[str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -72,12 +72,14 @@ def run_recall(data: InteractionDataset, model: str = "mf", strategy: str = "ful
                seed: int = 0, dim: int = 64, layers: int = 3, ks: Sequence[int] | str = (20,),
                lrs: Sequence[float] = (5e-3,), regs: Sequence[float] = (1e-4,), config: Optional[TrainConfig] = None,
                valid_fraction: float = 0.1, strategy_params: Optional[dict] = None,
-               split: Optional[Split] = None, remappers: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+               split: Optional[Split] = None, remappers: Optional[dict[str, Any]] = None,
+               on_epoch: Optional[Callable[[int], None]] = None) -> dict[str, Any]:
     """Train and test one (model, strategy, budget, seed); returns the JSON-ready result (see CLI docs).
 
     `remappers` (side -> fitted IdRemapper) skips fitting: the audit fits and measures them itself.
     Checkpoint paths are checked before anything is fitted; a checkpoint records strategy, parameters, budget,
     dataset and remapper fingerprints, and resuming refuses one made by another run.
+    `on_epoch(epoch)` is called after every training epoch of every grid point (progress).
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
@@ -111,7 +113,8 @@ def run_recall(data: InteractionDataset, model: str = "mf", strategy: str = "ful
     trials = []
     for lr, reg, path in grid:
         net = build_model(model, remappers, split.fit, dim=dim, layers=layers, seed=seed)
-        res = train_bpr(net, split.fit, split.valid, replace(cfg, lr=lr, reg=reg, checkpoint=path), provenance)
+        res = train_bpr(net, split.fit, split.valid, replace(cfg, lr=lr, reg=reg, checkpoint=path), provenance,
+                        on_epoch=on_epoch)
         trials.append({"lr": lr, "reg": reg, "valid_recall@20": res.best_valid, "best_epoch": res.best_epoch,
                        "train_s": res.train_s + res.valid_eval_s})
         if best is None or res.best_valid > best[0].best_valid:

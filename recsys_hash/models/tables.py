@@ -17,8 +17,11 @@ from torchrec import (
 )
 
 from recsys_hash.artifacts import content_digest
+from recsys_hash._quiet import quiet_fx_tracing_notice
 from recsys_hash.data.types import Interactions
 from recsys_hash.budget import resolve_budget
+
+quiet_fx_tracing_notice()   # KJT construction logs a torch.fx notice once per process
 
 SIDES = ("user", "item")
 #: std of an ID's embedding at initialisation (LightGCN's normal(0, 0.1)), whatever the strategy.

@@ -14,7 +14,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from rich.console import Console
@@ -120,11 +120,13 @@ def run_provenance(model: nn.Module, train: Interactions, valid: Interactions) -
 
 
 def train_bpr(model: nn.Module, train: Interactions, valid: Interactions, cfg: TrainConfig,
-              provenance: Optional[dict[str, Any]] = None) -> TrainResult:
+              provenance: Optional[dict[str, Any]] = None,
+              on_epoch: Optional[Callable[[int], None]] = None) -> TrainResult:
     """Train `model` (MF / LightGCN) with BPR on `train`, early-stop on `valid`; leaves the best weights loaded.
 
     `provenance` (JSON values, e.g. strategy, its parameters, budget, dataset) is recorded in the checkpoint beside
     what training itself can fingerprint; resuming refuses a checkpoint whose provenance differs.
+    `on_epoch(epoch)` is called after each epoch (the audit's progress).
     """
     if len(train) == 0:
         raise ValueError(f"training set {train.name!r} is empty")
@@ -176,6 +178,8 @@ def train_bpr(model: nn.Module, train: Interactions, valid: Interactions, cfg: T
                                            f"valid R@{cfg.valid_k} {recall:.4f} (best {state['best_valid']:.4f})")
                 if cfg.checkpoint:
                     save_checkpoint(cfg.checkpoint, model, opt, state, best_weights, cfg, provenance)
+            if on_epoch is not None:
+                on_epoch(epoch)
     model.load_state_dict(best_weights)
     return TrainResult(best_valid=state["best_valid"], best_epoch=state["best_epoch"], epochs_run=state["epoch"],
                        stopped_early=state["stopped_early"], train_s=state["train_s"],

@@ -28,8 +28,8 @@ def _lightgcn_folder(path, n_users=60, n_items=40, per_user=8, seed=0):
 
 @pytest.mark.parametrize("args,msg", [
     (["--strategies", "modulo,bogus"], "unknown strategy 'bogus'"),
-    (["--budgets", "0.25,1.5"], r"budget 1.5 is outside \(0, 1\]"),
-    (["--budgets", "0"], r"budget 0.0 is outside \(0, 1\]"),
+    (["--budgets", "0.25,1.5"], r"budget '1.5' is not a fraction in \(0, 1\] or a whole row count >= 2"),
+    (["--budgets", "0"], r"budget '0' is not a fraction in \(0, 1\] or a whole row count >= 2"),
     (["--budgets", "abc"], "budget 'abc' is not a number"),
 ])
 def test_bad_arguments_fail_before_training(tmp_path, args, msg):
