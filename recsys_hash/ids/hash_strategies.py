@@ -1,7 +1,8 @@
 """Hashing strategies: no learned table, the row is a (seeded) function of the raw key.
 
     modulo     key % m                                   (the GraphHash paper's "random" baseline; unseeded)
-    universal  ((a*key + b) mod (2^61-1)) % m            (seeded Carter-Wegman, exact, no int64 overflow)
+    universal  fmix64((a*key + b) mod (2^61-1)) % m      (seeded Carter-Wegman, exact, no int64 overflow, then
+                                                         murmur3's finaliser so consecutive keys spread for every seed)
     xxhash     xxh64(key bytes, seed) % m                (int keys: 8 bytes little-endian; str: utf-8)
     double     k seeded universal hashes into one table  (rows summed; rows_per_id = k)
     qr         [key % r, r + (key // r) % q]             (quotient-remainder; r + q = num_rows)
@@ -43,7 +44,7 @@ class ModuloRemapper(_HashRemapper):
 
 @register
 class UniversalRemapper(_HashRemapper):
-    """row = ((a*key + b) mod (2^61 - 1)) % num_rows with (a, b) drawn from `seed`."""
+    """row = fmix64((a*key + b) mod (2^61 - 1)) % num_rows with (a, b) drawn from `seed` (see `ids.hashing`)."""
 
     name = "universal"
 

@@ -13,7 +13,7 @@ Families (a, b, mod are ints; keys are non-negative int64):
     error     a miss is an InvalidIdError (lookup columns only)
     const     offset
     mod       key % mod
-    universal ((a*key + b) mod (2^61-1)) % mod
+    universal fmix64((a*key + b) mod (2^61-1)) % mod   (murmur3's finaliser; see `ids.hashing.universal_hash`)
     xxhash    xxh64(8-byte little-endian key, seed=a) % mod
     quotient  (key // a) % mod
 """
