@@ -33,6 +33,8 @@ def strategy_names() -> list[str]:
 
 
 def create(name: str, **params: Any) -> IdRemapper:
+    """A strategy by name; an unknown parameter is a ValueError naming the strategy and the ones it takes."""
+    check_params(name, params, exclude=())
     return get_strategy(name)(**params)
 
 
@@ -41,13 +43,16 @@ def _load_builtin() -> None:
     import recsys_hash.ids  # noqa: F401
 
 
-def check_params(name: str, params: dict[str, Any]) -> None:
-    """Raise ValueError naming any parameter strategy `name` does not take (and those it does)."""
+def check_params(name: str, params: dict[str, Any], exclude: tuple[str, ...] = ("num_rows", "seed")) -> None:
+    """Raise ValueError naming any parameter strategy `name` does not take (and those it does).
+
+    `exclude`: constructor parameters not accepted here; by default num_rows and seed, which commands take from
+    the budget and --seed (`create` passes `exclude=()`).
+    """
     import inspect
 
-    # num_rows comes from the budget and seed from the run's --seed: neither is a strategy parameter here.
     accepted = [p for p in inspect.signature(get_strategy(name).__init__).parameters
-                if p not in ("self", "num_rows", "seed")]
+                if p != "self" and p not in exclude]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ValueError(f"strategy {name!r} takes no parameter {', '.join(unknown)}; it takes: {', '.join(accepted)}")
