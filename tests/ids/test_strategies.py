@@ -58,6 +58,14 @@ def test_qr_hand_values_and_unique_pairs():
     assert create("qr", num_rows=11).fit(np.arange(3)).remainder_rows == 6
 
 
+def test_qr_odd_budget_tables_do_not_overlap():
+    r = create("qr", num_rows=11).fit(np.arange(30))          # r = 6 remainder rows [0, 6), q = 5 quotient [6, 11)
+    assert r.transform(np.array([29, 30, 5, 6])).tolist() == [[5, 10], [0, 6], [5, 6], [0, 7]]
+    pairs = r.transform(np.arange(30))
+    assert pairs[:, 0].max() == 5 and pairs[:, 1].min() == 6 and pairs[:, 1].max() == 10
+    assert np.unique(pairs, axis=0).shape[0] == 30            # keys in [0, r*q) never fully collide
+
+
 def test_full_vocabulary_ranks_and_oov_policies():
     keys = np.array([10, 3, 99, 3])
     r = create("full").fit(keys)
