@@ -28,7 +28,7 @@ class IdRemapper(abc.ABC):
 
     Args:
         num_rows: embedding-table rows the strategy may use (its budget); some strategies derive it.
-        seed: seeds every random choice (hash parameters, tie breaks).
+        seed: seeds every random choice (hash parameters, tie breaks): an integer in [0, 2^seed_bits).
         input_hash_size: if set, integer IDs must lie in [0, input_hash_size).
     """
 

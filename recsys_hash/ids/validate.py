@@ -16,11 +16,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def check_int(where: str, name: str, value: Any, lo: int = 1) -> int:
-    """`value` as a Python int >= lo (bools and floats rejected), else ValueError naming `where` and `name`."""
-    if not _is_int(value) or value < lo:
-        kind = "a positive integer" if lo == 1 else f"an integer >= {lo}"
-        raise ValueError(f"{where}: {name} must be {kind}, got {value!r}")
+def check_int(where: str, name: str, value: Any) -> int:
+    """`value` as a Python int >= 1 (bools and floats rejected), else ValueError naming `where` and `name`."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
     return int(value)
 
 
