@@ -8,6 +8,11 @@ import scipy.sparse as sp
 
 from recsys_hash.errors import InvalidIdError
 
+#: A side's vocabulary may exceed its interactions' count by this factor (or this floor): beyond it the IDs are
+#: not compact indices but raw (e.g. hashed 64-bit) keys, and the per-ID arrays would not fit in memory.
+VOCAB_PER_INTERACTION = 64
+VOCAB_FLOOR = 1 << 24
+
 
 def _check_index(col: Any, name: str, size: int, where: str) -> np.ndarray:
     """A column of indices -> int64 [n]; every value must be an integer in [0, size)."""
@@ -55,7 +60,9 @@ def build_biadjacency(
     """Interactions -> CSR float64 [n_users, n_items]; duplicate pairs sum their weights (or count 1 if binarize).
 
     weights: None (each interaction weighs 1), "rating" (use `interactions.rating`) or float [n].
-    Zero-weight interactions add no edge. Empty interactions or empty vocabularies raise ValueError.
+    Zero-weight interactions add no edge. Empty interactions or empty vocabularies raise ValueError, and so does a
+    vocabulary far beyond the interactions (> max(VOCAB_FLOOR, VOCAB_PER_INTERACTION x interactions)): IDs must be
+    compact indices, not raw 64-bit keys.
     """
     n_users, n_items = int(interactions.n_users), int(interactions.n_items)
     if n_users < 1 or n_items < 1:
@@ -66,6 +73,14 @@ def build_biadjacency(
     item = _check_index(interactions.item, "item", n_items, where)
     if user.size == 0:
         raise ValueError(f"{where}: the interaction graph is empty (0 interactions); there is nothing to cluster")
+    limit = max(VOCAB_FLOOR, VOCAB_PER_INTERACTION * user.size)
+    for name, n in (("n_users", n_users), ("n_items", n_items)):
+        if n > limit:
+            raise ValueError(
+                f"{where}: {name}={n} is far beyond the {user.size} interactions (at most {VOCAB_FLOOR} or "
+                f"{VOCAB_PER_INTERACTION} per interaction); the graph needs compact ID indices: map raw IDs to "
+                f"0..n-1 first (np.unique(ids, return_inverse=True))"
+            )
     if isinstance(weights, str):
         if weights != "rating":
             raise ValueError(f"{where}: weights must be None, 'rating' or an array, got {weights!r}")

@@ -18,7 +18,7 @@ import numpy as np
 
 from recsys_hash.artifacts import decode_strings, encode_strings, load_artifact, save_artifact
 from recsys_hash.errors import ArtifactError, InvalidIdError, NotFittedError
-from recsys_hash.ids.validate import as_keys, key_kind
+from recsys_hash.ids.validate import as_keys, check_int, check_seed, key_kind
 
 ARTIFACT_KIND = "id_remapper"
 
@@ -28,22 +28,21 @@ class IdRemapper(abc.ABC):
 
     Args:
         num_rows: embedding-table rows the strategy may use (its budget); some strategies derive it.
-        seed: seeds every random choice (hash parameters, tie breaks).
+        seed: seeds every random choice (hash parameters, tie breaks): an integer in [0, 2^seed_bits).
         input_hash_size: if set, integer IDs must lie in [0, input_hash_size).
     """
 
     name: ClassVar[str] = ""
     #: True when `fit` needs interactions (both sides of the graph), not just an ID column.
     needs_interactions: ClassVar[bool] = False
+    #: seeds must lie in [0, 2^seed_bits) (hash seeds are 64-bit; Louvain's random state is 32-bit).
+    seed_bits: ClassVar[int] = 64
 
     def __init__(self, num_rows: Optional[int] = None, *, seed: int = 0, input_hash_size: Optional[int] = None):
-        if num_rows is not None and (not isinstance(num_rows, (int, np.integer)) or num_rows < 1):
-            raise ValueError(f"{self.name}: num_rows must be a positive integer, got {num_rows!r}")
-        if input_hash_size is not None and input_hash_size < 1:
-            raise ValueError(f"{self.name}: input_hash_size must be >= 1, got {input_hash_size!r}")
-        self.num_rows = None if num_rows is None else int(num_rows)
-        self.seed = int(seed)
-        self.input_hash_size = input_hash_size
+        self.num_rows = None if num_rows is None else check_int(self.name, "num_rows", num_rows)
+        self.seed = check_seed(self.name, seed, self.seed_bits)
+        self.input_hash_size = (None if input_hash_size is None
+                                else check_int(self.name, "input_hash_size", input_hash_size))
         self.key_kind_: Optional[str] = None
         self.num_rows_: Optional[int] = None
         self.fit_keys_: Optional[np.ndarray] = None

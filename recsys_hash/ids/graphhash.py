@@ -4,6 +4,8 @@
     >>> sides = type(rem).fit_sides(interactions, {"user": 0.25, "item": 0.25})   # one clustering, both sides
     >>> sides["item"].transform(np.array([3, 10**9]))                 # int64 [2]; unseen IDs hash into range
 
+IDs are compact indices in [0, n_users) / [0, n_items) (as the loaders produce); a vocabulary far beyond the
+interactions (raw 64-bit keys) is a ValueError asking to map them to 0..n-1 first (see `graph.biadjacency`).
 Rows: one per cluster of the side (exactly the budget when `num_rows` is given; resolution mode otherwise).
 IDs outside the fitted vocabulary, and isolated IDs (in the vocabulary, no edge), take a seeded universal-hash row
 in [0, rows); `partial_fit` places new IDs by their neighbours' majority cluster; `refit` re-clusters and renumbers
@@ -23,6 +25,7 @@ from recsys_hash.graph.incremental import majority_vote, match_rows
 from recsys_hash.ids.base import IdRemapper
 from recsys_hash.ids.hashing import universal_hash, universal_params
 from recsys_hash.ids.registry import register
+from recsys_hash.ids.validate import check_int, check_number
 
 SIDES = ("user", "item")
 
@@ -59,6 +62,7 @@ class GraphHash(IdRemapper):
 
     name: ClassVar[str] = "graphhash"
     needs_interactions: ClassVar[bool] = True
+    seed_bits: ClassVar[int] = 32            # Louvain (scikit-network) takes a 32-bit random state
 
     def __init__(self, num_rows: Union[int, float, None] = None, *, resolution: Optional[float] = None,
                  backend: str = "sknetwork", binarize: bool = False, weights: Optional[str] = None,
@@ -69,16 +73,17 @@ class GraphHash(IdRemapper):
             raise ValueError(f"{self.name}: a fractional num_rows must be in (0, 1], got {num_rows!r}")
         super().__init__(None if fraction else num_rows, seed=seed, input_hash_size=input_hash_size)
         self.num_rows = float(num_rows) if fraction else self.num_rows
-        if backend not in BACKENDS:
+        if not isinstance(backend, str) or backend not in BACKENDS:
             raise ValueError(f"{self.name}: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        if resolution is not None and not (np.isfinite(resolution) and resolution > 0):
-            raise ValueError(f"{self.name}: resolution must be a positive number, got {resolution!r}")
-        if weights not in (None, "rating"):
+        if resolution is not None:
+            resolution = check_number(self.name, "resolution", resolution, 0.0, np.inf, lo_open=True, hi_open=True)
+        if weights is not None and not (isinstance(weights, str) and weights == "rating"):
             raise ValueError(f"{self.name}: weights must be None or 'rating', got {weights!r}")
-        if not (0.0 < cluster_share <= 1.0):
-            raise ValueError(f"{self.name}: cluster_share must be in (0, 1], got {cluster_share!r}")
-        if int(max_search_runs) < 1:
-            raise ValueError(f"{self.name}: max_search_runs must be >= 1, got {max_search_runs!r}")
+        if not isinstance(binarize, (bool, np.bool_)):
+            raise ValueError(f"{self.name}: binarize must be True or False, got {binarize!r}")
+        cluster_share = check_number(self.name, "cluster_share", cluster_share, 0.0, 1.0, lo_open=True)
+        max_search_runs = check_int(self.name, "max_search_runs", max_search_runs)
+        search_tol = check_number(self.name, "search_tol", search_tol, 0.0, 1.0, lo_open=True)
         self.resolution = None if resolution is None else float(resolution)
         self.backend = backend
         self.binarize = bool(binarize)

@@ -1,7 +1,8 @@
 """Hashing strategies: no learned table, the row is a (seeded) function of the raw key.
 
     modulo     key % m                                   (the GraphHash paper's "random" baseline; unseeded)
-    universal  ((a*key + b) mod (2^61-1)) % m            (seeded Carter-Wegman, exact, no int64 overflow)
+    universal  fmix64((a*key + b) mod (2^61-1)) % m      (seeded Carter-Wegman, exact, no int64 overflow, then
+                                                         murmur3's finaliser so consecutive keys spread for every seed)
     xxhash     xxh64(key bytes, seed) % m                (int keys: 8 bytes little-endian; str: utf-8)
     double     k seeded universal hashes into one table  (rows summed; rows_per_id = k)
     qr         [key % r, r + (key // r) % q]             (quotient-remainder; r + q = num_rows)
@@ -18,7 +19,7 @@ import numpy as np
 from recsys_hash.ids.hashing import universal_params, xxh64_strings
 from recsys_hash.ids.registry import register
 from recsys_hash.ids.remap_spec import Column, RemapSpec, SpecRemapper
-from recsys_hash.ids.validate import STR_KEYS, key_kind
+from recsys_hash.ids.validate import STR_KEYS, check_int, key_kind
 
 
 class _HashRemapper(SpecRemapper):
@@ -43,7 +44,7 @@ class ModuloRemapper(_HashRemapper):
 
 @register
 class UniversalRemapper(_HashRemapper):
-    """row = ((a*key + b) mod (2^61 - 1)) % num_rows with (a, b) drawn from `seed`."""
+    """row = fmix64((a*key + b) mod (2^61 - 1)) % num_rows with (a, b) drawn from `seed` (see `ids.hashing`)."""
 
     name = "universal"
 
@@ -57,11 +58,6 @@ class XxHashRemapper(_HashRemapper):
     """row = xxh64(raw key bytes, seed) % num_rows; equals `xxhash.xxh64_intdigest(bytes, seed) % num_rows`."""
 
     name = "xxhash"
-
-    def __init__(self, num_rows: Optional[int] = None, *, seed: int = 0, input_hash_size: Optional[int] = None):
-        super().__init__(num_rows, seed=seed, input_hash_size=input_hash_size)
-        if not 0 <= self.seed < (1 << 64):
-            raise ValueError(f"xxhash: seed must be in [0, 2^64), got {seed}")
 
     def _build_spec(self, keys, rows) -> RemapSpec:
         return RemapSpec([Column("xxhash", mod=self.num_rows_, a=self.seed)], self.num_rows_, name=self.name)
@@ -81,9 +77,7 @@ class DoubleHashRemapper(_HashRemapper):
     def __init__(self, num_rows: Optional[int] = None, *, num_hashes: int = 2, seed: int = 0,
                  input_hash_size: Optional[int] = None):
         super().__init__(num_rows, seed=seed, input_hash_size=input_hash_size)
-        if not isinstance(num_hashes, (int, np.integer)) or num_hashes < 1:
-            raise ValueError(f"double: num_hashes must be a positive integer, got {num_hashes!r}")
-        self.num_hashes = int(num_hashes)
+        self.num_hashes = check_int(self.name, "num_hashes", num_hashes)
 
     def _num_columns(self) -> int:
         return self.num_hashes
@@ -107,9 +101,9 @@ class QuotientRemainderRemapper(_HashRemapper):
     def __init__(self, num_rows: Optional[int] = None, *, combiner: str = "sum", seed: int = 0,
                  input_hash_size: Optional[int] = None):
         super().__init__(num_rows, seed=seed, input_hash_size=input_hash_size)
-        if combiner not in ("sum", "product"):
+        if not isinstance(combiner, str) or combiner not in ("sum", "product"):
             raise ValueError(f"qr: combiner must be 'sum' or 'product', got {combiner!r}")
-        if num_rows is not None and num_rows < 2:
+        if self.num_rows is not None and self.num_rows < 2:
             raise ValueError(f"qr: num_rows must be >= 2 (a remainder and a quotient table), got {num_rows}")
         self.combiner = combiner
 

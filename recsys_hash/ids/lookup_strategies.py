@@ -23,6 +23,7 @@ from recsys_hash.ids.hashing import universal_params
 from recsys_hash.ids.keytable import KeyTable
 from recsys_hash.ids.registry import register
 from recsys_hash.ids.remap_spec import Column, RemapSpec, SpecRemapper
+from recsys_hash.ids.validate import check_int, check_number
 
 OOV_POLICIES = ("error", "shared_row", "hash")
 
@@ -42,12 +43,10 @@ class FullRemapper(SpecRemapper):
     def __init__(self, num_rows: Optional[int] = None, *, oov: str = "error", oov_buckets: int = 1, seed: int = 0,
                  input_hash_size: Optional[int] = None):
         super().__init__(num_rows, seed=seed, input_hash_size=input_hash_size)
-        if oov not in OOV_POLICIES:
+        if not isinstance(oov, str) or oov not in OOV_POLICIES:
             raise ValueError(f"full: oov must be one of {OOV_POLICIES}, got {oov!r}")
-        if not isinstance(oov_buckets, (int, np.integer)) or oov_buckets < 1:
-            raise ValueError(f"full: oov_buckets must be a positive integer, got {oov_buckets!r}")
         self.oov = oov
-        self.oov_buckets = int(oov_buckets)
+        self.oov_buckets = check_int(self.name, "oov_buckets", oov_buckets)
 
     def _extra_rows(self) -> int:
         return {"error": 0, "shared_row": 1, "hash": self.oov_buckets}[self.oov]
@@ -86,9 +85,7 @@ class _FrequencyBase(SpecRemapper):
     def __init__(self, num_rows: Optional[int] = None, *, frequent_share: float = 0.5, seed: int = 0,
                  input_hash_size: Optional[int] = None):
         super().__init__(num_rows, seed=seed, input_hash_size=input_hash_size)
-        if not 0.0 <= float(frequent_share) < 1.0:
-            raise ValueError(f"{self.name}: frequent_share must be in [0, 1), got {frequent_share!r}")
-        self.frequent_share = float(frequent_share)
+        self.frequent_share = check_number(self.name, "frequent_share", frequent_share, 0.0, 1.0, hi_open=True)
 
     def _fit(self, keys: np.ndarray, *, interactions: Any = None, side: Optional[str] = None) -> None:
         if self.num_rows is None:

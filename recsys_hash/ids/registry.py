@@ -33,6 +33,8 @@ def strategy_names() -> list[str]:
 
 
 def create(name: str, **params: Any) -> IdRemapper:
+    """A strategy by name; an unknown parameter is a ValueError naming the strategy and the ones it takes."""
+    check_params(name, params, exclude=())
     return get_strategy(name)(**params)
 
 
@@ -41,19 +43,24 @@ def _load_builtin() -> None:
     import recsys_hash.ids  # noqa: F401
 
 
-def strategy_params(name: str) -> dict[str, Any]:
-    """Parameters strategy `name` takes besides `num_rows` (from the budget) and `seed`, with their defaults."""
+def strategy_params(name: str, exclude: tuple[str, ...] = ("num_rows", "seed")) -> dict[str, Any]:
+    """Constructor parameters of strategy `name` with their defaults (None where required), minus `exclude`.
+
+    By default num_rows and seed are left out: commands take them from the budget and --seed.
+    """
     import inspect
 
     sig = inspect.signature(get_strategy(name).__init__).parameters
     return {p: (None if v.default is inspect.Parameter.empty else v.default)
-            for p, v in sig.items() if p not in ("self", "num_rows", "seed")}
+            for p, v in sig.items() if p != "self" and p not in exclude}
 
 
-def check_params(name: str, params: dict[str, Any]) -> None:
-    """Raise ValueError naming any parameter strategy `name` does not take (and those it does)."""
-    # num_rows comes from the budget and seed from the run's --seed: neither is a strategy parameter here.
-    accepted = list(strategy_params(name))
+def check_params(name: str, params: dict[str, Any], exclude: tuple[str, ...] = ("num_rows", "seed")) -> None:
+    """Raise ValueError naming any parameter strategy `name` does not take (and those it does).
+
+    `exclude`: constructor parameters not accepted here (see `strategy_params`; `create` passes `exclude=()`).
+    """
+    accepted = list(strategy_params(name, exclude))
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ValueError(f"strategy {name!r} takes no parameter {', '.join(unknown)}; it takes: {', '.join(accepted)}")

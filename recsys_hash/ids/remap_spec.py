@@ -13,7 +13,7 @@ Families (a, b, mod are ints; keys are non-negative int64):
     error     a miss is an InvalidIdError (lookup columns only)
     const     offset
     mod       key % mod
-    universal ((a*key + b) mod (2^61-1)) % mod
+    universal fmix64((a*key + b) mod (2^61-1)) % mod   (murmur3's finaliser; see `ids.hashing.universal_hash`)
     xxhash    xxh64(8-byte little-endian key, seed=a) % mod
     quotient  (key // a) % mod
 """
@@ -141,13 +141,16 @@ def hash_column(keys: np.ndarray, col: Column) -> np.ndarray:
     return out
 
 
-def apply_spec(spec: RemapSpec, keys: np.ndarray, where: str = "transform") -> np.ndarray:
-    """Non-negative int64 keys [n] -> int64 rows [n] (one column) or [n, k]."""
-    return apply_columns(keys, spec.columns, spec.table, spec.fused_dense(), f"{spec.name}.{where}")
+def apply_spec(spec: RemapSpec, keys: np.ndarray, where: str = "transform",
+               raw: Optional[np.ndarray] = None) -> np.ndarray:
+    """Non-negative int64 keys [n] -> int64 rows [n] (one column) or [n, k]; `raw`: the keys as given (str [n])
+    when `keys` are their hashes, so errors name the key the caller passed."""
+    return apply_columns(keys, spec.columns, spec.table, spec.fused_dense(), f"{spec.name}.{where}", raw)
 
 
 def apply_columns(
     keys: np.ndarray, columns: list[Column], table: Optional[KeyTable], fused: Optional[np.ndarray], where: str,
+    raw: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """`apply_spec` on a spec's parts: keys int64 [n] -> rows [n] or [n, k]; `fused` = `RemapSpec.fused_dense()`.
 
@@ -176,8 +179,9 @@ def apply_columns(
         miss = rows < 0
         if col.family == "error":
             pos = int(np.argmax(miss))
+            key = int(keys[pos]) if raw is None else repr(raw[pos])
             raise InvalidIdError(
-                f"{where}: unseen ID {int(keys[pos])} at position {pos} (oov='error'); "
+                f"{where}: unseen ID {key} at position {pos} (oov='error'); "
                 f"fit on it or choose another OOV policy"
             )
         rows = rows.copy() if rows is found else rows
@@ -231,7 +235,8 @@ class SpecRemapper(IdRemapper):
         return keys, counts
 
     def _transform(self, keys: np.ndarray) -> np.ndarray:
-        return apply_spec(self.spec_, self._int_keys(keys), "transform")
+        raw = keys if key_kind(keys) == STR_KEYS else None
+        return apply_spec(self.spec_, self._int_keys(keys), "transform", raw)
 
     def _build_spec(self, keys: Optional[np.ndarray], rows: Optional[np.ndarray]) -> RemapSpec:
         raise NotImplementedError

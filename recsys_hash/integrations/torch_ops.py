@@ -53,7 +53,8 @@ def umod(h: torch.Tensor, m: int) -> torch.Tensor:
 
 
 def universal_torch(keys: torch.Tensor, a: int, b: int, m: int) -> torch.Tensor:
-    """((a*x + b) mod (2^61-1)) mod m for non-negative int64 keys; equals `ids.hashing.universal_hash`."""
+    """fmix64(((a*x + b) mod (2^61-1))) mod m for non-negative int64 keys, 1 <= m < 2^62; equals
+    `ids.hashing.universal_hash` (fmix64 = murmur3's finaliser, multipliers FMIX1/FMIX2 inlined as signed int64)."""
     x = (keys & (2305843009213693951)) + (keys >> 61)
     x0 = x & (4294967295)
     x1 = x >> 32
@@ -65,7 +66,12 @@ def universal_torch(keys: torch.Tensor, a: int, b: int, m: int) -> torch.Tensor:
     t = (p2 << 3) + (p1 >> 29) + ((p1 & (536870911)) << 32) + (p0 & (2305843009213693951)) + lsr(p0, 61) + b
     t = (t & (2305843009213693951)) + lsr(t, 61)                   # t read as uint64; fold, then one conditional subtract
     t = torch.where(t >= (2305843009213693951), t - (2305843009213693951), t)
-    return t % m
+    t = t ^ lsr(t, 33)                                             # fmix64: wrapping int64 multiplies = uint64 bits
+    t = t * (-49064778989728563)
+    t = t ^ lsr(t, 33)
+    t = t * (-4265267296055464877)
+    t = t ^ lsr(t, 33)
+    return umod(t, m)
 
 
 def xxh64_int_torch(keys: torch.Tensor, seed: int) -> torch.Tensor:

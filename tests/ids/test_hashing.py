@@ -8,6 +8,21 @@ from recsys_hash.ids.hashing import (
 )
 
 P61 = (1 << 61) - 1
+U64 = (1 << 64) - 1
+
+
+def fmix64_ref(h: int) -> int:
+    """murmur3's 64-bit finaliser in Python integers (the published constants, not the library's)."""
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & U64
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & U64
+    return h ^ (h >> 33)
+
+
+def universal_ref(keys, a: int, b: int, m: int) -> list[int]:
+    """fmix64(((a*x + b) mod (2^61 - 1))) mod m with Python big integers."""
+    return [fmix64_ref((a * int(k) + b) % P61) % m for k in keys]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2**32 + 7, 2**63 + 5, 2**64 - 1])
@@ -46,13 +61,20 @@ def test_universal_hash_equals_big_int_reference():
                            np.array([0, 1, P61 - 1, P61, P61 + 1, 2**62, 2**63 - 1], dtype=np.int64)])
     for a, b in universal_params(11, 2) + [(P61 - 1, P61 - 1), (1, 0)]:
         for m in (1, 7, 1_000_003, 2**40 + 3):
-            ref = np.array([((a * int(k) + b) % P61) % m for k in keys], dtype=np.int64)
-            np.testing.assert_array_equal(universal_hash(keys, a, b, m), ref)
+            np.testing.assert_array_equal(universal_hash(keys, a, b, m), universal_ref(keys, a, b, m))
+
+
+def test_universal_hash_spans_blocks():
+    keys = np.arange(20_000, dtype=np.int64) * 7919 + 3       # > 2 processing blocks
+    (a, b), = universal_params(7, 1)
+    assert universal_hash(keys, a, b, 1000)[-50:].tolist() == universal_ref(keys[-50:], a, b, 1000)
 
 
 def test_universal_hash_hand_values():
-    # a=3, b=5, m=10: (3*7 + 5) % p % 10 = 26 % 10 = 6; x = p maps like 0: 5 % 10 = 5
-    assert universal_hash(np.array([7, P61]), 3, 5, 10).tolist() == [6, 5]
+    # a=3, b=5: x=7 -> 3*7 + 5 = 26 (< p); x = p maps like 0 -> 5; then fmix64 and mod 10
+    assert universal_hash(np.array([7, P61, 0]), 3, 5, 10).tolist() == [fmix64_ref(26) % 10, fmix64_ref(5) % 10,
+                                                                         fmix64_ref(5) % 10]
+    assert fmix64_ref(0) == 0 and fmix64_ref(1) == 0xB456BCFC34C2CB2C   # murmur3 fmix64's known test vector
     with pytest.raises(ValueError, match="m must be >= 1"):
         universal_hash(np.array([1]), 3, 5, 0)
 

@@ -5,8 +5,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recsys_hash.data.types import Interactions
 from recsys_hash.errors import ArtifactError, InvalidIdError
-from recsys_hash.ids import IdRemapper, create
+from recsys_hash.ids import IdRemapper, create, strategy_names
 
 MINE = ["modulo", "universal", "xxhash", "double", "qr", "full", "frequency", "double_frequency"]
 SEEDED = ["universal", "xxhash", "double", "frequency", "double_frequency"]
@@ -81,14 +82,37 @@ def test_string_keyed_round_trip(tmp_path):
 keys_st = st.lists(st.integers(min_value=0, max_value=2**63 - 1), min_size=1, max_size=200)
 
 
-@settings(max_examples=25, deadline=None)
-@given(keys=keys_st, seed=st.integers(0, 2**32), name=st.sampled_from(MINE))
-def test_rows_in_range_and_deterministic(keys, seed, name):
+def _fit_any(name, keys, num_rows, seed):
+    """Any registered strategy fitted on `keys` with a budget of `num_rows` -> (remapper, IDs it was fitted on).
+
+    full takes no budget (its unseen keys hash into `num_rows` OOV rows); graph strategies fit a graph whose users
+    are the keys' compact indices (at least `num_rows` of them, the extra ones isolated) on 5 items.
+    """
+    if name == "full":
+        return create(name, oov="hash", oov_buckets=num_rows, seed=seed).fit(keys), keys
+    if create(name).needs_interactions:
+        users = np.unique(keys, return_inverse=True)[1].ravel()
+        inter = Interactions(users, keys % 5, n_users=max(num_rows, int(users.max()) + 1), n_items=5)
+        return create(name, num_rows=num_rows, seed=seed).fit(interactions=inter, side="user"), users
+    return create(name, num_rows=num_rows, seed=seed).fit(keys), keys
+
+
+@settings(max_examples=50, deadline=None)
+@given(keys=keys_st, unseen=keys_st, num_rows=st.integers(2, 300), seed=st.integers(0, 2**32 - 1),
+       name=st.sampled_from(strategy_names()))
+def test_rows_in_range_and_deterministic(keys, unseen, num_rows, seed, name):
     keys = np.array(keys, dtype=np.int64)
-    r = _fit(name, keys, seed=seed)
-    rows = r.transform(keys)
-    assert rows.min() >= 0 and rows.max() < r.num_rows_
-    np.testing.assert_array_equal(_fit(name, keys, seed=seed).transform(keys), rows)
+    rem, fitted = _fit_any(name, keys, num_rows, seed)
+    queries = np.concatenate([fitted, np.array(unseen, dtype=np.int64)])
+    rows = rem.transform(queries)
+    assert rows.shape == ((queries.size,) if rem.rows_per_id == 1 else (queries.size, rem.rows_per_id))
+    # a budget is a ceiling; full's rows are its vocabulary plus the OOV rows
+    limit = fitted.size + num_rows if name == "full" else num_rows
+    assert rem.num_rows_ <= limit and rows.min() >= 0 and rows.max() < rem.num_rows_
+    if name == "qr":                                  # remainder rows [0, r), quotient rows [r, num_rows): disjoint
+        r = rem.remainder_rows
+        assert (rows[:, 0] < r).all() and (rows[:, 1] >= r).all()
+    np.testing.assert_array_equal(_fit_any(name, keys, num_rows, seed)[0].transform(queries), rows)
 
 
 @settings(max_examples=15, deadline=None)

@@ -11,6 +11,11 @@ from recsys_hash.ids.hashing import universal_hash, universal_params
 MINE = ["modulo", "universal", "xxhash", "double", "qr", "full", "frequency", "double_frequency"]
 
 
+def _uh(key: int, a: int, b: int, m: int) -> int:
+    """One key through the universal kernel (itself checked against big-int arithmetic in test_hashing)."""
+    return int(universal_hash(np.array([key]), a, b, m)[0])
+
+
 def test_all_registered():
     assert set(MINE) <= set(strategy_names())
 
@@ -24,7 +29,7 @@ def test_universal_uses_seeded_params():
     keys = np.array([0, 1, 2**40 + 17, 2**63 - 1])
     r = create("universal", num_rows=97, seed=3).fit(keys)
     (a, b), = universal_params(3, 1)
-    assert r.transform(keys).tolist() == [((a * int(k) + b) % (2**61 - 1)) % 97 for k in keys]
+    assert r.transform(keys).tolist() == universal_hash(keys, a, b, 97).tolist()
 
 
 def test_xxhash_equals_library_for_int_and_str_keys():
@@ -53,6 +58,14 @@ def test_qr_hand_values_and_unique_pairs():
     assert create("qr", num_rows=11).fit(np.arange(3)).remainder_rows == 6
 
 
+def test_qr_odd_budget_tables_do_not_overlap():
+    r = create("qr", num_rows=11).fit(np.arange(30))          # r = 6 remainder rows [0, 6), q = 5 quotient [6, 11)
+    assert r.transform(np.array([29, 30, 5, 6])).tolist() == [[5, 10], [0, 6], [5, 6], [0, 7]]
+    pairs = r.transform(np.arange(30))
+    assert pairs[:, 0].max() == 5 and pairs[:, 1].min() == 6 and pairs[:, 1].max() == 10
+    assert np.unique(pairs, axis=0).shape[0] == 30            # keys in [0, r*q) never fully collide
+
+
 def test_full_vocabulary_ranks_and_oov_policies():
     keys = np.array([10, 3, 99, 3])
     r = create("full").fit(keys)
@@ -64,7 +77,7 @@ def test_full_vocabulary_ranks_and_oov_policies():
     hashed = create("full", oov="hash", oov_buckets=5, seed=2).fit(keys)
     (a, b), = universal_params(2, 1)
     assert hashed.num_rows_ == 8
-    assert hashed.transform(np.array([42, 99])).tolist() == [3 + ((a * 42 + b) % (2**61 - 1)) % 5, 2]
+    assert hashed.transform(np.array([42, 99])).tolist() == [3 + _uh(42, a, b, 5), 2]
     with pytest.raises(ValueError, match="need 8 rows, but num_rows=4"):
         create("full", num_rows=4, oov="hash", oov_buckets=5).fit(keys)
 
@@ -95,7 +108,7 @@ def test_frequency_top_ids_own_rows_rest_hashed():
     keys = np.array([7, 7, 7, 9, 5, 9, 5, 1])
     r = create("frequency", num_rows=6, seed=4).fit(keys)
     (a, b), = universal_params(4, 1)
-    hashed = lambda k: 3 + ((a * k + b) % (2**61 - 1)) % 3  # noqa: E731
+    hashed = lambda k: 3 + _uh(k, a, b, 3)  # noqa: E731
     assert r.num_frequent == 3
     assert r.transform(np.array([7, 5, 9, 1, 1000])).tolist() == [0, 1, 2, hashed(1), hashed(1000)]
 
@@ -106,7 +119,7 @@ def test_double_frequency_convention():
     (a1, b1), (a2, b2) = universal_params(4, 2)
     out = r.transform(np.array([7, 1, 77]))
     assert out[:2].tolist() == [[0, 0], [3, 3]]
-    assert out[2].tolist() == [4 + ((a1 * 77 + b1) % (2**61 - 1)) % 4, 4 + ((a2 * 77 + b2) % (2**61 - 1)) % 4]
+    assert out[2].tolist() == [4 + _uh(77, a1, b1, 4), 4 + _uh(77, a2, b2, 4)]
 
 
 @pytest.mark.parametrize("name", ["frequency", "double_frequency"])
@@ -167,7 +180,7 @@ def test_fused_dense_hand_example_and_error_column_reuses_table():
     r = create("frequency", num_rows=4, frequent_share=0.5, seed=1).fit(np.array([3, 3, 3, 1, 1, 0, 2]))
     (a, b), = universal_params(1, 1)
     fused = r.remap_spec().fused_dense()                 # keys 3 and 1 own rows 0 and 1; 0 and 2 hash into [2, 4)
-    expect = [2 + ((a * 0 + b) % (2**61 - 1)) % 2, 1, 2 + ((a * 2 + b) % (2**61 - 1)) % 2, 0, -1]
+    expect = [2 + _uh(0, a, b, 2), 1, 2 + _uh(2, a, b, 2), 0, -1]
     assert fused.tolist() == [expect]
     full = create("full").fit(np.array([4, 1, 2]))
     spec = full.remap_spec()

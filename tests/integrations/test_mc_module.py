@@ -30,6 +30,7 @@ def test_inlined_constants_match_numpy_ones():
     assert s(hashing.P1) == -7046029288634856825 and s(hashing.P2) == -4417276706812531889
     assert s(hashing.P3) == 1609587929392839161 and s(hashing.P4) == -8796714831421723037
     assert s(hashing.P5) == 2870177450012600261 and s(0x9E3779B97F4A7C15) == -7046029254386353131
+    assert s(hashing.FMIX1) == -49064778989728563 and s(hashing.FMIX2) == -4265267296055464877
 
 
 @pytest.mark.parametrize("name", MINE)
@@ -60,9 +61,12 @@ def test_torch_kernels_equal_numpy_kernels():
     for m in (1, 13, 2**61):
         h = torch_ops.xxh64_int_torch(keys, 5)
         np.testing.assert_array_equal(torch_ops.umod(h, m).numpy(), h.numpy().view(np.uint64) % np.uint64(m))
-    a, b = hashing.universal_params(2, 1)[0]
-    np.testing.assert_array_equal(torch_ops.universal_torch(keys, a, b, 997).numpy(),
-                                  hashing.universal_hash(keys.numpy(), a, b, 997))
+    consecutive = torch.arange(20_000, dtype=torch.int64)
+    for a, b in hashing.universal_params(2, 2) + [(2**61 - 2, 2**61 - 2), (1, 0)]:
+        for m in (1, 2, 997, 10_245, 2**40 + 3, 2**62 - 1):
+            for k in (keys, consecutive):
+                np.testing.assert_array_equal(torch_ops.universal_torch(k, a, b, m).numpy(),
+                                              hashing.universal_hash(k.numpy(), a, b, m))
 
 
 def test_bad_ids_raise_in_preprocess():
