@@ -175,6 +175,7 @@ def test_version_h_and_strategies():
     assert by["modulo"]["description"] == get_strategy("modulo").__doc__.strip().splitlines()[0]
     res = runner.invoke(app, ["strategies"])
     assert res.exit_code == 0 and "graphhash" in res.stdout and "cluster_share" in res.stdout
+    assert "[own, own]" in res.stdout          # descriptions are printed as text, not read as rich markup
 
 
 # ------------------------------------------------------------------ item 5: stdout / stderr

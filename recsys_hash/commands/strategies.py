@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from recsys_hash.commands import _options as opt
@@ -36,7 +37,8 @@ def strategies_cmd(as_json: bool = opt.JSON) -> None:
             t.add_column(col, overflow="fold")
         for r in rows:
             params = ", ".join(f"{k}={v!r}" for k, v in r["parameters"].items())
-            t.add_row(r["name"], params or "-", "yes" if r["needs_interactions"] else "no", r["description"])
+            t.add_row(r["name"], escape(params) or "-", "yes" if r["needs_interactions"] else "no",
+                      escape(r["description"]))                # descriptions hold [a, b]: not rich markup
         c.print(t)
 
     emit({"strategies": rows}, as_json, render)
