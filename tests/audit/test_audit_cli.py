@@ -59,7 +59,11 @@ def test_audit_on_a_folder_json_and_files(tmp_path):
     full, modulo = result["rows"][0], result["rows"][1]
     assert (full["rows_user"], full["rows_item"]) == (60, 40) and (modulo["rows_user"], modulo["rows_item"]) == (30, 20)
     assert full["param_bytes"] == (60 + 40) * 8 * 4 and modulo["param_bytes"] == (30 + 20) * 8 * 4
-    assert modulo["compression_ratio"] == pytest.approx(2.0)
+    # serving bytes = parameters + mapping: full keeps keys + rows (int64) of all 100 IDs and one 32 B hash rule per
+    # side, modulo only its two rules
+    assert (full["mapping_bytes"], full["serving_bytes"]) == (100 * 16 + 64, 3200 + 1664)
+    assert (modulo["mapping_bytes"], modulo["serving_bytes"]) == (64, 1600 + 64)
+    assert modulo["compression_ratio"] == pytest.approx(4864 / 1664) and modulo["param_compression_ratio"] == 2.0
     assert modulo["item_ids_per_row_max"] == 2 and modulo["item_ids_per_row_mean"] == pytest.approx(2.0)
     assert 0 <= modulo["recall@20"] <= 1 and result["floor"]["name"] == "most-popular"
     for name in ("report.md", "audit.json", "quality_vs_memory.png"):
