@@ -42,7 +42,8 @@ class AuditConfig:
     include_full: bool = True
 
     def validate(self) -> None:
-        """Raise ValueError before any work starts: unknown strategies, bad budgets, bad dim/dtype."""
+        """Raise ValueError before any work starts: unknown strategies, bad budgets, bad dim/dtype, and any strategy,
+        budget or seed given twice."""
         if not self.strategies:
             raise ValueError("audit: give at least one strategy")
         for name in self.strategies:
@@ -60,6 +61,18 @@ class AuditConfig:
         dtype_bytes(self.dtype)
         if not self.seeds:
             raise ValueError("audit: give at least one seed")
+        _no_repeats("strategy", self.strategies, repr)
+        _no_repeats("budget", [float(b) for b in self.budgets], lambda v: f"{v:g}")
+        _no_repeats("seed", [int(s) for s in self.seeds], str)
+
+
+def _no_repeats(what: str, values: Sequence[Any], show: Callable[[Any], str]) -> None:
+    """Raise ValueError naming the first value given twice (each would be fitted and trained again)."""
+    seen: set = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"audit: {what} {show(v)} is given twice; list each {what} once")
+        seen.add(v)
 
 
 @dataclass

@@ -31,6 +31,11 @@ def _lightgcn_folder(path, n_users=60, n_items=40, per_user=8, seed=0):
     (["--budgets", "0.25,1.5"], r"budget '1.5' is not a fraction in \(0, 1\] or a whole row count >= 2"),
     (["--budgets", "0"], r"budget '0' is not a fraction in \(0, 1\] or a whole row count >= 2"),
     (["--budgets", "abc"], "budget 'abc' is not a number"),
+    (["--budgets", "0.5,0.50"], "budget 0.5 is given twice"),
+    (["--strategies", "modulo,qr,modulo"], "strategy 'modulo' is given twice"),
+    (["--seeds", "1,2,1"], "seed 1 is given twice"),
+    (["--epochs", "0"], r"--epochs must be a positive number of epochs, got 0"),
+    (["--epochs", "-3"], r"--epochs must be a positive number of epochs, got -3"),
 ])
 def test_bad_arguments_fail_before_training(tmp_path, args, msg):
     res = runner.invoke(app, ["audit", "--out", str(tmp_path / "o"), *args])
@@ -80,3 +85,14 @@ def test_default_audit_ranks_graphhash_above_modulo():
     assert by["graphhash"]["recall@20"] > 3 * by["modulo"]["recall@20"]
     assert by["graphhash"]["recall@20"] > result.floor["recall@20"]
     assert by["graphhash"]["rows_item"] == by["modulo"]["rows_item"] == 500
+
+
+def test_epochs_none_means_the_default_and_zero_is_refused():
+    from recsys_hash.audit.evaluators import DEFAULT_EPOCHS
+
+    data = default_dataset()
+    assert RetrievalEvaluator(data).config.epochs == DEFAULT_EPOCHS == 20
+    assert RetrievalEvaluator(data, epochs=3).config.epochs == 3
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(ValueError, match="--epochs must be a positive number of epochs"):
+            RetrievalEvaluator(data, epochs=bad)

@@ -63,6 +63,10 @@ def test_write_report_outputs(tmp_path):
     ({"budgets": [1.5]}, r"budget 1.5 is outside \(0, 1\]"),
     ({"budgets": []}, "at least one budget"),
     ({"dtype": "float8"}, "unknown embedding dtype"),
+    ({"budgets": [0.25, 0.1, 0.25]}, "audit: budget 0.25 is given twice"),
+    ({"budgets": [0.5, 0.5]}, "audit: budget 0.5 is given twice"),
+    ({"strategies": ["qr", "modulo", "qr"]}, "audit: strategy 'qr' is given twice"),
+    ({"seeds": [0, 1, 0]}, "audit: seed 0 is given twice"),
 ])
 def test_config_validation(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
