@@ -1,12 +1,13 @@
 """GraphHash fit speed and quality vs the plain scikit-network Louvain call, on gowalla and synthetic graphs.
 
-    python benchmarks/bench_graphhash.py [--quick] [--sizes 1e6,1e7,3.75e7] [--repeats 3] [--leiden] [--json]
+    python benchmarks/bench_graphhash.py [--quick] [--sizes 1e6,1e7,3.75e7] [--repeats 3] [--leiden] [--out PATH] [--json]
 
 Gowalla train graph (RECSYS_HASH_DATA): our fit at resolution 200 (graph build + clustering + row tables, both
 sides) against `Louvain(resolution=200).fit(B, force_bipartite=True)` in the same process, alternating, best of
 --repeats; Barber modularity of both. Then a budget-exact fit at 25% of each side's IDs, timed against one Louvain
 run. Synthetic planted graphs of --sizes edges: each fit runs in a fresh child process that loads the saved
-graph, so its peak RSS covers the graph and the fit only. Writes benchmarks/results/bench_graphhash.json.
+graph, so its peak RSS covers the graph and the fit only. Writes --out (default benchmarks/results/bench_graphhash.json;
+give each size its own file, e.g. --out benchmarks/results/bench_graphhash_10m.json for --sizes 1e7).
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--resolution", type=float, default=200.0)
     p.add_argument("--leiden", action="store_true", help="also time leidenalg (directed RB = Barber) if installed")
+    p.add_argument("--out", default=str(ROOT / "results" / "bench_graphhash.json"), help="result JSON file")
     p.add_argument("--json", action="store_true")
     p.add_argument("--child", nargs=3, metavar=("KIND", "NPZ", "RESOLUTION"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -209,6 +211,15 @@ def synthetic(sizes: list[int], resolution: float) -> list[dict]:
     return out
 
 
+def save(result: dict, out: str) -> Path:
+    """Write the result JSON to `out` (parent folders created)."""
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1, default=float))
+    log(f"wrote {path}")
+    return path
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.child:
@@ -218,8 +229,7 @@ def main(argv=None) -> None:
     result = gowalla(args)
     result["synthetic"] = synthetic(sizes, args.resolution)
     result["machine"] = {"cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]}
-    (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "bench_graphhash.json").write_text(json.dumps(result, indent=1, default=float))
+    save(result, args.out)
     if args.json:
         print(json.dumps(result, default=float, sort_keys=True))
 

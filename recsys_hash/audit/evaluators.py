@@ -14,6 +14,19 @@ import numpy as np
 
 from recsys_hash.data.types import InteractionDataset
 
+#: Training epochs when `--epochs` is not given.
+DEFAULT_EPOCHS = 20
+
+
+def check_epochs(epochs: Optional[int]) -> int:
+    """`--epochs` as given (None -> DEFAULT_EPOCHS); 0, negatives and non-integers are a ValueError naming it."""
+    if epochs is None:
+        return DEFAULT_EPOCHS
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"audit: --epochs must be a positive number of epochs, got {epochs!r}")
+    return int(epochs)
+
+
 class RetrievalEvaluator:
     """Interaction data: train MF-BPR (or LightGCN) on each strategy's tables, full-ranking Recall/NDCG@20."""
 
@@ -33,8 +46,7 @@ class RetrievalEvaluator:
         self.data, self.model, self.name = data, model, data.name
         self.lrs, self.regs = tuple(lrs), tuple(regs)
         self.split = make_split(data, valid_fraction, seed=0)
-        self.config = TrainConfig(epochs=20 if epochs is None else epochs, batch_size=batch_size, patience=patience,
-                                  progress=False)
+        self.config = TrainConfig(epochs=check_epochs(epochs), batch_size=batch_size, patience=patience, progress=False)
         #: strategy -> its parameters (`--param`); `on_epoch(epoch)` is called after every training epoch.
         self.params, self.on_epoch = dict(params or {}), on_epoch
 
@@ -99,5 +111,6 @@ def make_evaluator(dataset: Optional[str], dataset_path: Optional[Path], model: 
                    epochs: Optional[int] = None, **options: Any) -> RetrievalEvaluator:
     """The evaluator for a registered dataset, a LightGCN-format folder, or (neither) the embedded default.
     `options` go to `RetrievalEvaluator` (lrs, regs, params, on_epoch, ...)."""
+    check_epochs(epochs)                       # before any data is read
     data = default_dataset() if dataset is None and dataset_path is None else load_retrieval_data(dataset, dataset_path)
     return RetrievalEvaluator(data, model=model, epochs=epochs, **options)

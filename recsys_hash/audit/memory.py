@@ -25,6 +25,13 @@ def table_bytes(rows: int, dim: int, dtype: str = "float32") -> int:
     return int(rows * dim * per)
 
 
+#: Bytes of one hash rule at serving time: (a, b, modulus, offset) as int64. Every row an ID maps to (`rows_per_id`)
+#: is given by one rule, counted whether or not its family uses all four integers (modulo uses only the modulus).
+HASH_RULE_BYTES = 4 * 8
+
+
 def mapping_bytes(remapper) -> int:
-    """Bytes the remapper must keep at serving time (lookup tables, hash parameters), excluding audit-only data."""
-    return int(sum(np.asarray(a).nbytes for a in remapper.serving_arrays().values()))
+    """Bytes the remapper keeps at serving time: its ID -> row arrays as stored (lookup keys and rows, int64; GraphHash's
+    row per vocabulary ID) plus `HASH_RULE_BYTES` per output column; refit-only state (labels, counts) is excluded."""
+    arrays = sum(np.asarray(a).nbytes for a in remapper.serving_arrays().values())
+    return int(arrays + HASH_RULE_BYTES * remapper.rows_per_id)

@@ -3,6 +3,7 @@
 Accepts a checkpoint (a `.safetensors` file, a `.pt`/`.pth` state dict loaded with `weights_only=True`, or a folder
 holding one plus `<table>.remapper.safetensors` artifacts) or a module factory `package.module:function` that
 returns an `nn.Module` (its EmbeddingBagCollection / EmbeddingCollection tables and any remapper MC modules are read).
+A table with a fitted remapper carries `collisions`: the remapper's `stats()` over the IDs it was fitted on.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def _table_row(table: str, shape: tuple[int, ...], dtype: Any, remapper: IdRemap
         if remapper.table_rows != rows:
             row["warning"] = f"remapper maps to {remapper.table_rows} rows but the table has {rows}"
         if remapper.fit_keys_ is not None:
-            row.update({f"collision_{k}": v for k, v in remapper.stats().items()})
+            row["collisions"] = remapper.stats()
     return row
 
 
@@ -103,7 +104,14 @@ def audit_module(spec: str) -> list[dict[str, Any]]:
         factory = getattr(importlib.import_module(mod_name), attr)
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"audit-model: cannot import {spec!r}: {exc}") from exc
-    module = factory() if callable(factory) else factory
+    try:
+        module = factory() if callable(factory) else factory
+    except Exception as exc:  # a user's factory may raise anything: name it and the target
+        raise ValueError(f"audit-model: factory {spec!r} failed: {type(exc).__name__}: {exc}") from exc
+    import torch
+
+    if not isinstance(module, torch.nn.Module):
+        raise ValueError(f"audit-model: {spec!r} returned {type(module).__name__}, not a torch.nn.Module")
     return audit_nn_module(module, spec)
 
 

@@ -23,8 +23,22 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: points[i][0])
 
 
-def _mb(nbytes: float) -> str:
-    return f"{nbytes / 2**20:.2f}"
+def _size(nbytes: float) -> str:
+    """Bytes in the largest binary unit below them, 4 significant digits (e.g. '62.5 KiB')."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.4g} {unit}"
+    return f"{nbytes:.0f} B"
+
+
+MEMORY_NOTE = (
+    "Memory is what serving stores. `serving bytes` = embedding parameters (`params`) + the ID->row `mapping`: "
+    "lookup keys and rows as int64 (full: every ID, 16 B each; frequency: its frequent keys), GraphHash's row per "
+    "vocabulary ID (int64), and 32 B per hash rule (a, b, modulus, offset as int64; pure hashing keeps only these). "
+    "`compression (serving)` is the full reference's serving bytes (its tables plus its key->row table of every ID) "
+    "over the row's; the Pareto front and the plot use serving bytes. `compression (params)` compares the embedding "
+    "tables alone (the fair figure when IDs already are dense row indices and the full model needs no mapping)."
+)
 
 
 def _columns(result: AuditResult) -> list[tuple[str, str, Any]]:
@@ -34,13 +48,17 @@ def _columns(result: AuditResult) -> list[tuple[str, str, Any]]:
         ("budget", "budget", lambda v: f"{v:g}"),
         ("rows_user", "user rows", str),
         ("rows_item", "item rows", str),
-        ("param_bytes", "params MiB", _mb),
-        ("compression_ratio", "compression", lambda v: f"{v:.2f}x"),
+        ("serving_bytes", "serving bytes", _size),
+        ("param_bytes", "params", _size),
+        ("mapping_bytes", "mapping", _size),
+        ("compression_ratio", "compression (serving)", lambda v: f"{v:.2f}x"),
+        ("param_compression_ratio", "compression (params)", lambda v: f"{v:.2f}x"),
         ("user_ids_per_row_mean", "user ids/row (mean)", lambda v: f"{v:.2f}"),
         ("user_ids_per_row_max", "user ids/row (max)", str),
         ("item_ids_per_row_mean", "item ids/row (mean)", lambda v: f"{v:.2f}"),
         ("item_ids_per_row_max", "item ids/row (max)", str),
-        ("item_weighted_collision_rate", "interactions on shared item rows", lambda v: f"{100 * v:.1f}%"),
+        ("item_weighted_shared_row_rate", "interactions on shared item rows", lambda v: f"{100 * v:.1f}%"),
+        ("item_weighted_collision_rate", "interactions with an indistinguishable item", lambda v: f"{100 * v:.1f}%"),
         ("item_popularity_weighted_collision_rate", "item pop.-weighted collision", lambda v: f"{v:.3f}"),
     ]
     metrics = [m] + [k for k in result.rows[0] if k.startswith(("recall@", "ndcg@", "auc", "logloss"))
@@ -61,8 +79,8 @@ def _cell(row: dict[str, Any], key: str, fmt: Any) -> str:
 
 
 #: Columns that fit a terminal; the Markdown report and JSON carry every column.
-_TERMINAL = ("strategy", "budget", "rows_user", "rows_item", "param_bytes", "compression_ratio",
-             "item_ids_per_row_max", "item_weighted_collision_rate")
+_TERMINAL = ("strategy", "budget", "rows_user", "rows_item", "serving_bytes", "compression_ratio",
+             "item_ids_per_row_max", "item_weighted_shared_row_rate")
 
 
 def render_table(result: AuditResult, console: Any) -> None:
@@ -70,8 +88,8 @@ def render_table(result: AuditResult, console: Any) -> None:
 
     table = Table(title=f"Compression audit: {result.dataset} ({result.task})", show_lines=False)
     cols = [c for c in _columns(result) if c[0] in _TERMINAL or c[0].startswith(("recall@", "ndcg@", "auc", "logloss"))]
-    short = {"interactions on shared item rows": "shared item rows", "item ids/row (max)": "max ids/row",
-             "compression": "ratio"}
+    short = {"interactions on shared item rows": "on shared item rows", "item ids/row (max)": "max ids/row",
+             "serving bytes": "serving", "compression (serving)": "ratio"}
     cols = [(k, short.get(t, t), f) for k, t, f in cols]
     for key, title, _ in cols:
         if key == "strategy":
@@ -91,9 +109,8 @@ def to_markdown(result: AuditResult, plot_name: str | None = None) -> str:
     lines = [f"# Compression audit: {result.dataset}", "",
              f"Task: {result.task}; quality metric: {result.primary_metric}; "
              f"dim {result.config['dim']}, dtype {result.config['dtype']}, seeds {result.config['seeds']}.", "",
-             "Budgets are fractions of each side's full vocabulary; `full` is the uncompressed reference. "
-             "Parameter bytes count the embedding tables only; `mapping bytes` (what the ID->row map keeps at "
-             "serving time) are in the JSON.", ""]
+             "Budgets are fractions of each side's full vocabulary; `full` is the uncompressed reference.", "",
+             MEMORY_NOTE, ""]
     lines.append("| " + " | ".join(t for _, t, _ in cols) + " |")
     lines.append("|" + "|".join("---" for _ in cols) + "|")
     for row in result.rows:
@@ -101,8 +118,8 @@ def to_markdown(result: AuditResult, plot_name: str | None = None) -> str:
     if result.floor:
         lines += ["", f"Floor — {result.floor.get('name', 'baseline')}: "
                   + ", ".join(f"{k} = {v:.4f}" for k, v in result.floor.items() if isinstance(v, float))]
-    front = pareto_front([(r["param_bytes"], r[result.primary_metric]) for r in result.rows])
-    lines += ["", "Pareto front (smallest tables for their quality): "
+    front = pareto_front([(r["serving_bytes"], r[result.primary_metric]) for r in result.rows])
+    lines += ["", "Pareto front (smallest serving bytes for their quality): "
               + ", ".join(f"{result.rows[i]['strategy']}@{result.rows[i]['budget']:g}" for i in front)]
     if plot_name:
         lines += ["", f"![quality vs memory]({plot_name})"]
@@ -110,7 +127,7 @@ def to_markdown(result: AuditResult, plot_name: str | None = None) -> str:
 
 
 def plot(result: AuditResult, path: str | os.PathLike) -> Path:
-    """PNG of quality vs parameter bytes: one line per strategy over budgets, Pareto front marked."""
+    """PNG of quality vs serving bytes (parameters + mapping): one line per strategy over budgets, Pareto front marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,10 +137,10 @@ def plot(result: AuditResult, path: str | os.PathLike) -> Path:
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     strategies = list(dict.fromkeys(r["strategy"] for r in result.rows))
     for s in strategies:
-        pts = sorted((r["param_bytes"] / 2**20, r[m]) for r in result.rows if r["strategy"] == s)
+        pts = sorted((r["serving_bytes"] / 2**20, r[m]) for r in result.rows if r["strategy"] == s)
         xs, ys = zip(*pts)
         ax.plot(xs, ys, marker="o", label=s)
-    pts = [(r["param_bytes"] / 2**20, r[m]) for r in result.rows]
+    pts = [(r["serving_bytes"] / 2**20, r[m]) for r in result.rows]
     front = pareto_front(pts)
     fx, fy = zip(*[pts[i] for i in front])
     ax.plot(fx, fy, linestyle="--", color="black", linewidth=1, zorder=0)
@@ -131,7 +148,7 @@ def plot(result: AuditResult, path: str | os.PathLike) -> Path:
     if result.floor and m in result.floor:
         ax.axhline(result.floor[m], color="grey", linestyle=":", label=result.floor.get("name", "floor"))
     ax.set_xscale("log")
-    ax.set_xlabel("embedding parameters (MiB, log scale)")
+    ax.set_xlabel("serving bytes: embedding parameters + ID->row mapping (MiB, log scale)")
     ax.set_ylabel(m)
     ax.set_title(f"{result.dataset}: {m} vs memory")
     ax.grid(True, which="both", alpha=0.3)

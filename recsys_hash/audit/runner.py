@@ -42,7 +42,8 @@ class AuditConfig:
     include_full: bool = True
 
     def validate(self) -> None:
-        """Raise ValueError before any work starts: unknown strategies, bad budgets, bad dim/dtype."""
+        """Raise ValueError before any work starts: unknown strategies, bad budgets, bad dim/dtype, and any strategy,
+        budget or seed given twice."""
         if not self.strategies:
             raise ValueError("audit: give at least one strategy")
         for name in self.strategies:
@@ -60,6 +61,18 @@ class AuditConfig:
         dtype_bytes(self.dtype)
         if not self.seeds:
             raise ValueError("audit: give at least one seed")
+        _no_repeats("strategy", self.strategies, repr)
+        _no_repeats("budget", [float(b) for b in self.budgets], lambda v: f"{v:g}")
+        _no_repeats("seed", [int(s) for s in self.seeds], str)
+
+
+def _no_repeats(what: str, values: Sequence[Any], show: Callable[[Any], str]) -> None:
+    """Raise ValueError naming the first value given twice (each would be fitted and trained again)."""
+    seen: set = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"audit: {what} {show(v)} is given twice; list each {what} once")
+        seen.add(v)
 
 
 @dataclass
@@ -90,11 +103,15 @@ def check_writable(out_dir: str | os.PathLike) -> Path:
 
 
 def run_audit(evaluator: Any, config: AuditConfig, progress: Optional[Callable[[str], None]] = None) -> AuditResult:
-    """Fit, measure and evaluate every (strategy, budget); `evaluator` supplies data, sides and quality."""
+    """Fit, measure and evaluate every (strategy, budget); `evaluator` supplies data, sides and quality.
+
+    Memory is what serving stores: `serving_bytes` = embedding parameters + the ID -> row mapping (`mapping_bytes`).
+    `compression_ratio` and `reduction` compare it with the full reference's serving bytes (its tables plus its
+    key -> row table of every ID); `param_compression_ratio` compares the embedding parameters alone.
+    """
     config.validate()
     say = progress or (lambda _msg: None)
-    vocab = evaluator.vocab()  # {"user": n_users, "item": n_items}
-    full_bytes = sum(table_bytes(n, config.dim, config.dtype) for n in vocab.values())
+    reference = _memory(evaluator.fit_tables(REFERENCE, 1.0, config.seeds[0]), config)
     plan = audit_plan(config)
     result = AuditResult(
         dataset=evaluator.name, task=evaluator.task, primary_metric=evaluator.primary,
@@ -104,7 +121,7 @@ def run_audit(evaluator: Any, config: AuditConfig, progress: Optional[Callable[[
     result.floor = evaluator.floor()
     for i, (strategy, budget) in enumerate(plan, 1):
         say(f"[{i}/{len(plan)}] {strategy} @ {budget:g}")
-        per_seed = [_audit_one(evaluator, config, strategy, budget, seed, vocab, full_bytes) for seed in config.seeds]
+        per_seed = [_audit_one(evaluator, config, strategy, budget, seed, reference) for seed in config.seeds]
         result.rows.append(_aggregate(per_seed, evaluator.metrics))
     return result
 
@@ -115,24 +132,30 @@ def audit_plan(config: AuditConfig) -> list[tuple[str, float | int]]:
     return plan + [(s, check_budget(b)) for s in config.strategies if s != REFERENCE for b in config.budgets]
 
 
+def _memory(tables: dict[str, Any], config: AuditConfig) -> dict[str, int]:
+    """Parameter, mapping and serving bytes of one fitted table per side."""
+    params = sum(table_bytes(r.table_rows, config.dim, config.dtype) for r in tables.values())
+    mapping = sum(mapping_bytes(r) for r in tables.values())
+    return {"param_bytes": params, "mapping_bytes": mapping, "serving_bytes": params + mapping}
+
+
 def _audit_one(evaluator: Any, config: AuditConfig, strategy: str, budget: float, seed: int,
-               vocab: dict[str, int], full_bytes: int) -> dict[str, Any]:
+               reference: dict[str, int]) -> dict[str, Any]:
     t0 = time.perf_counter()
     tables = evaluator.fit_tables(strategy, budget, seed)
     fit_s = time.perf_counter() - t0
     row: dict[str, Any] = {"strategy": strategy, "budget": budget, "seed": seed, "fit_s": fit_s}
-    param_bytes = 0
-    map_bytes = 0
     for side, remapper in tables.items():
         row[f"rows_{side}"] = remapper.table_rows
-        param_bytes += table_bytes(remapper.table_rows, config.dim, config.dtype)
-        map_bytes += mapping_bytes(remapper)
         ids, counts = evaluator.side_counts(side)
         for key, value in collision_stats(remapper.transform(ids), counts, remapper.table_rows).items():
             row[f"{side}_{key}"] = value
+    mem = _memory(tables, config)
+    full_serving, full_params = reference["serving_bytes"], reference["param_bytes"]
     row.update(
-        param_bytes=param_bytes, mapping_bytes=map_bytes, full_bytes=full_bytes,
-        compression_ratio=full_bytes / param_bytes, reduction=1.0 - param_bytes / full_bytes,
+        **mem, full_serving_bytes=full_serving, full_param_bytes=full_params,
+        compression_ratio=full_serving / mem["serving_bytes"], reduction=1.0 - mem["serving_bytes"] / full_serving,
+        param_compression_ratio=full_params / mem["param_bytes"],
     )
     row.update(evaluator.evaluate(tables, dim=config.dim, seed=seed))
     return row

@@ -140,12 +140,13 @@ def _render_model(rows: list[dict], c) -> None:
     from rich.table import Table
 
     t = Table(title="Embedding tables")
-    for col in ("table", "rows", "dim", "dtype", "bytes", "strategy", "ids/row mean", "ids/row max", "shared (weighted)"):
+    for col in ("table", "rows", "dim", "dtype", "bytes", "strategy", "ids/row mean", "ids/row max",
+                "interactions on shared rows", "interactions with an indistinguishable ID"):
         t.add_column(col)
     for r in rows:
+        coll = r.get("collisions") or {}
         t.add_row(r["table"], str(r["rows"]), str(r["dim"]), r["dtype"], f"{r['bytes']:,}", str(r["strategy"] or "-"),
-                  f"{r['collision_ids_per_row_mean']:.2f}" if "collision_ids_per_row_mean" in r else "-",
-                  str(r.get("collision_ids_per_row_max", "-")),
-                  f"{100 * r['collision_weighted_collision_rate']:.1f}%" if "collision_weighted_collision_rate" in r
-                  else "-")
+                  f"{coll['ids_per_row_mean']:.2f}" if coll else "-", str(coll.get("ids_per_row_max", "-")),
+                  f"{100 * coll['weighted_shared_row_rate']:.1f}%" if coll else "-",
+                  f"{100 * coll['weighted_collision_rate']:.1f}%" if coll else "-")
     c.print(t)

@@ -63,3 +63,73 @@ def test_resolve_budget(budget, vocab, rows):
 def test_resolve_budget_rejects(budget, msg):
     with pytest.raises(ValueError, match=msg):
         resolve_budget(budget, 10, "item")
+
+
+# mapping_bytes: what a remapper keeps at serving time, in bytes. Every output column (row an ID maps to) is one hash
+# rule of 4 int64 (a, b, modulus, offset) = 32 B; lookup strategies add their exact table: keys + rows, int64 each.
+RULE = 4 * 8
+
+
+@pytest.mark.parametrize("name,params,expected", [
+    ("modulo", {}, RULE),
+    ("universal", {}, RULE),
+    ("xxhash", {}, RULE),
+    ("double", {}, 2 * RULE),
+    ("double", {"num_hashes": 3}, 3 * RULE),
+    ("qr", {}, 2 * RULE),
+])
+def test_mapping_bytes_of_hashing_is_its_rules_only(name, params, expected):
+    from recsys_hash.audit.memory import mapping_bytes
+    from recsys_hash.ids import create
+
+    remapper = create(name, num_rows=100, **params).fit(np.arange(10_000))   # no table grows with the vocabulary
+    assert mapping_bytes(remapper) == expected
+
+
+def test_mapping_bytes_of_full_is_keys_and_rows_of_the_vocabulary():
+    from recsys_hash.audit.memory import mapping_bytes
+    from recsys_hash.ids import create
+
+    assert mapping_bytes(create("full").fit(np.arange(7))) == 7 * (8 + 8) + RULE
+    sparse = create("full").fit(np.array([5, 10**12, 7, 7]))                   # 3 distinct keys, sparse range
+    assert mapping_bytes(sparse) == 3 * 16 + RULE
+    assert mapping_bytes(create("full").fit(np.array(["a", "b", "c", "d"]))) == 4 * 16 + RULE  # int64 key hashes
+
+
+@pytest.mark.parametrize("name,columns", [("frequency", 1), ("double_frequency", 2)])
+def test_mapping_bytes_of_frequency_is_the_frequent_keys(name, columns):
+    from recsys_hash.audit.memory import mapping_bytes
+    from recsys_hash.ids import create
+
+    ids = np.repeat(np.arange(40), np.arange(40) + 1)             # 40 distinct IDs, distinct counts
+    remapper = create(name, num_rows=10, frequent_share=0.5).fit(ids)
+    assert remapper.num_frequent == 5                             # floor(10 * 0.5) keys own a row
+    assert mapping_bytes(remapper) == 5 * 16 + columns * RULE
+
+
+@pytest.mark.parametrize("name,columns", [("graphhash", 1), ("double_graphhash", 2)])
+def test_mapping_bytes_of_graphhash_is_one_row_per_vocabulary_id(name, columns):
+    from recsys_hash.audit.memory import mapping_bytes
+    from recsys_hash.data.types import Interactions
+    from recsys_hash.ids import get_strategy
+
+    user = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 5])
+    item = np.array([0, 1, 0, 1, 2, 3, 2, 3, 4, 5])
+    inter = Interactions(user, item, n_users=7, n_items=9)     # user 6 and items 6..8 have no interaction
+    sides = get_strategy(name).fit_sides(inter, {"user": 3, "item": 4})
+    assert mapping_bytes(sides["user"]) == 7 * 8 + columns * RULE     # rows_: int64 per vocabulary ID
+    assert mapping_bytes(sides["item"]) == 9 * 8 + columns * RULE
+
+
+def test_collision_stats_multi_row_ids_on_shared_rows_but_distinguishable():
+    # qr-like: 4 IDs on 4 rows, each row holds 2 IDs, but every (remainder, quotient) pair is distinct.
+    rows = np.array([[0, 2], [1, 2], [0, 3], [1, 3]])
+    s = collision_stats(rows, np.array([1, 2, 3, 4]), num_rows=4)
+    assert s["collision_rate"] == 0 and s["weighted_collision_rate"] == 0       # no two embeddings identical
+    assert s["shared_row_rate"] == 1.0 and s["weighted_shared_row_rate"] == 1.0  # every ID shares a row
+
+
+def test_collision_stats_shared_rows_weighted_by_occurrences():
+    rows = np.array([0, 0, 1, 2])      # ids 0, 1 share row 0
+    s = collision_stats(rows, np.array([3, 1, 2, 4]), num_rows=4)
+    assert s["shared_row_rate"] == pytest.approx(0.5) and s["weighted_shared_row_rate"] == pytest.approx(0.4)

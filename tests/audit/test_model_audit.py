@@ -76,6 +76,76 @@ def test_audit_folder_with_remapper_artifacts_and_live_mc_module(tmp_path):
     for rows in (audit_checkpoint(tmp_path), audit_nn_module(mc_ebc)):
         (row,) = rows
         assert (row["table"], row["rows"], row["dim"], row["bytes"], row["strategy"]) == ("item", 4, 8, 128, "modulo")
-        assert row["collision_ids_per_row_max"] == 2 and row["collision_collision_rate"] == 1.0
+        assert not any(k.startswith("collision_") for k in row), sorted(row)
+        coll = row["collisions"]
+        assert coll["ids_per_row_max"] == 2 and coll["collision_rate"] == 1.0
         # ID 7 occurs 3 times and shares row 3 with ID 3: every occurrence lands on a shared row
-        assert row["collision_weighted_collision_rate"] == 1.0
+        assert coll["weighted_collision_rate"] == 1.0 and coll["weighted_shared_row_rate"] == 1.0
+
+
+def _factory_module(tmp_path, monkeypatch, body):
+    (tmp_path / "audit_factories.py").write_text(body)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import sys
+
+    sys.modules.pop("audit_factories", None)
+
+
+def test_factory_returning_a_non_module_is_named(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=r"audit-model: 'os:getcwd' returned str, not a torch.nn.Module"):
+        audit_module("os:getcwd")
+    _factory_module(tmp_path, monkeypatch, "VALUE = 3\n")
+    with pytest.raises(ValueError, match=r"audit-model: 'audit_factories:VALUE' returned int, not a torch.nn.Module"):
+        audit_module("audit_factories:VALUE")
+
+
+def test_factory_that_raises_is_named(tmp_path, monkeypatch):
+    _factory_module(tmp_path, monkeypatch, "def boom():\n    raise RuntimeError('no weights here')\n"
+                                           "def needs(arg):\n    return arg\n")
+    with pytest.raises(ValueError, match=r"audit-model: factory 'audit_factories:boom' failed: "
+                                         r"RuntimeError: no weights here"):
+        audit_module("audit_factories:boom")
+    with pytest.raises(ValueError, match=r"audit-model: factory 'audit_factories:needs' failed: TypeError: .*arg"):
+        audit_module("audit_factories:needs")
+
+
+def test_audit_model_cli_errors_are_one_line_and_json(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from recsys_hash.cli import app
+
+    _factory_module(tmp_path, monkeypatch, "def boom():\n    raise RuntimeError('no weights here')\n")
+    for target, msg in (("os:getcwd", "returned str, not a torch.nn.Module"),
+                        ("audit_factories:boom", "failed: RuntimeError: no weights here")):
+        res = CliRunner().invoke(app, ["audit-model", target, "--json"])
+        assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+        err = json.loads(res.stdout.strip().splitlines()[-1])
+        assert err["target"] == target and msg in err["error"] and err["error_type"] == "ValueError"
+
+
+def test_audit_model_console_shows_interactions_on_shared_rows(tmp_path):
+    """qr at 4 IDs per row keeps every (remainder, quotient) pair distinct, yet every interaction is on a shared row."""
+    import json
+
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from recsys_hash.cli import app
+    from recsys_hash.ids import create
+    from recsys_hash.integrations import make_mc_ebc
+
+    remapper = create("qr", num_rows=8).fit(np.arange(16))      # r = q = 4: 16 distinct pairs, 4 IDs per row
+    torch.save(make_mc_ebc({"item": remapper}, embedding_dim=4).state_dict(), tmp_path / "model.pt")
+    remapper.save(tmp_path / "item.remapper.safetensors")
+    res = CliRunner().invoke(app, ["audit-model", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    header = " ".join(res.output.split())
+    assert "interactions on shared rows" in header and "shared (weighted)" not in header
+    (line,) = [ln for ln in res.output.splitlines() if " qr " in ln]
+    assert "100.0%" in line and "0.0%" in line          # on shared rows 100%, indistinguishable 0%
+    res = CliRunner().invoke(app, ["audit-model", str(tmp_path), "--json"])
+    (table,) = json.loads(res.stdout.strip().splitlines()[-1])["tables"]
+    assert table["collisions"]["weighted_shared_row_rate"] == 1.0 and table["collisions"]["collision_rate"] == 0.0
+    assert table["collisions"]["ids_per_row_mean"] == 4.0
