@@ -12,11 +12,9 @@ from typing import Any, Optional
 
 import typer
 
+from recsys_hash.audit.evaluators import DEFAULT_EPOCHS  # maximum epochs, the same in every command
 from recsys_hash.budget import BUDGET_RULE, parse_budget
 from recsys_hash.commands._output import parse_list
-
-#: Maximum training epochs (early stopping on validation Recall@20 may stop sooner); the same in every command.
-DEFAULT_EPOCHS = 20
 
 DATASET = typer.Option(None, "--dataset", help="Registered interaction set (gowalla, ml-1m, ml-100k, lastfm, ...); "
                        "with --dataset-path its folder is read from there, in NAME's registered format.")
