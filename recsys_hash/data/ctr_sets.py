@@ -166,11 +166,11 @@ def load_ml100k_ctr(seed: int = 0, dataset_path: PathLike | None = None) -> CTRD
 
 
 def synthetic_ctr(seed: int = 0, n_rows: int = 40_000) -> CTRDataset:
-    """The embedded default: planted user x item and item x context crosses, Zipf-popular IDs, split 80/10/10."""
+    """The embedded default: planted user x context and item x context crosses, Zipf-popular IDs, split 80/10/10."""
     from recsys_hash.data.synthetic import planted_ctr
 
-    frame, _ = planted_ctr(n_rows=n_rows, cardinalities=(200, 300, 8, 4), pairs=((0, 1), (1, 2)),
-                           cross_scale=1.5, main_scale=0.8, seed=seed)
+    frame, _ = planted_ctr(n_rows=n_rows, cardinalities=(100, 150, 8, 4), pairs=((0, 2), (1, 2)),
+                           cross_scale=1.0, main_scale=1.5, seed=seed)
     names = dict(zip(("f0", "f1", "f2", "f3"), ("user", "item", "context", "device")))
     frame = CTRFrame(categorical={names[k]: v for k, v in frame.categorical.items()}, dense=frame.dense,
                      dense_names=frame.dense_names, labels=frame.labels, name="synthetic-ctr")
