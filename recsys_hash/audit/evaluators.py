@@ -74,9 +74,17 @@ def default_dataset() -> InteractionDataset:
 
 
 def make_evaluator(dataset: Optional[str], dataset_path: Optional[Path], model: str = "mf",
-                   epochs: Optional[int] = None) -> RetrievalEvaluator:
-    """The evaluator for a registered dataset, a LightGCN-format folder, or (neither) the embedded default."""
+                   epochs: Optional[int] = None, task: str = "retrieval") -> RetrievalEvaluator:
+    """The evaluator for a registered dataset, a LightGCN-format folder, or (neither) the embedded default;
+    task "ctr" -> `CTREvaluator` (model "mf" means its default, dlrm)."""
     from recsys_hash.data import load_interactions, load_lightgcn_folder
+
+    if task == "ctr":
+        from recsys_hash.audit.ctr_evaluator import make_ctr_evaluator
+
+        return make_ctr_evaluator(dataset, dataset_path, "dlrm" if model == "mf" else model, epochs)
+    if task != "retrieval":
+        raise ValueError(f"audit: unknown task {task!r}; choose retrieval or ctr")
 
     if dataset_path is not None:
         data = load_lightgcn_folder(dataset_path, dataset or Path(dataset_path).name)

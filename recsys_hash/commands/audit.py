@@ -19,7 +19,8 @@ def _budget(text: str) -> float:
 
 
 def run_audit_command(dataset: Optional[str], dataset_path: Optional[Path], strategies: str, budgets: str, dim: int,
-                      dtype: str, model: str, epochs: Optional[int], seeds: str, out: Path, as_json: bool) -> dict:
+                      dtype: str, model: str, epochs: Optional[int], seeds: str, out: Path, as_json: bool,
+                      task: str = "retrieval") -> dict:
     from recsys_hash.audit import AuditConfig, run_audit
     from recsys_hash.audit.evaluators import make_evaluator
     from recsys_hash.audit.report import render_table, write_report
@@ -30,7 +31,7 @@ def run_audit_command(dataset: Optional[str], dataset_path: Optional[Path], stra
                          seeds=parse_list(seeds, int, "--seeds"))
     config.validate()              # unknown strategies / bad budgets fail before any data is read
     check_writable(out)            # an unwritable folder fails before any training
-    evaluator = make_evaluator(dataset, dataset_path, model=model, epochs=epochs)
+    evaluator = make_evaluator(dataset, dataset_path, model=model, epochs=epochs, task=task)
     result = run_audit(evaluator, config, progress=lambda msg: console.log(msg))
     paths = write_report(result, out)
     emit({**result.to_dict(), "outputs": {k: str(v) for k, v in paths.items()}}, as_json,
@@ -53,10 +54,12 @@ def register(app: typer.Typer) -> None:
         seeds: str = typer.Option("0", help="Comma-separated seeds; quality is reported as mean ± std."),
         out: Path = typer.Option(Path(DEFAULT_OUT), help="Folder for report.md, audit.json, quality_vs_memory.png."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on the last line."),
+        task: str = typer.Option("retrieval", "--task", help="retrieval (MF/LightGCN, Recall@20) or ctr (DLRM/DCN/"
+                                 "DeepFM on the user and item features, AUC; default data: synthetic CTR)."),
     ) -> None:
         """Fit every strategy at every budget, train briefly, and report memory, collisions and quality."""
         _guard(lambda: run_audit_command(dataset, dataset_path, strategies, budgets, dim, dtype, model, epochs, seeds,
-                                         out, as_json), as_json)
+                                         out, as_json, task), as_json)
 
     @app.command("audit-model")
     def audit_model(

@@ -60,7 +60,7 @@ def fit_ctr_tables(data: CTRDataset, specs: Mapping[str, FeatureSpec], graph_fie
     graph_fields = tuple(graph_fields or (data.user_field, data.item_field))
     tables: dict[str, Any] = {}
     report: dict[str, Any] = {}
-    graph_feats = [f for f in graph_fields if get_strategy(specs[f].strategy).needs_interactions]
+    graph_feats = [f for f in graph_fields if f in specs and get_strategy(specs[f].strategy).needs_interactions]
     for f, spec in specs.items():
         if f in graph_feats:
             continue
