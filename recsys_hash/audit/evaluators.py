@@ -14,6 +14,9 @@ import numpy as np
 
 from recsys_hash.data.types import InteractionDataset
 
+#: Audit tasks: what `make_evaluator` builds.
+TASKS = ("retrieval", "ctr")
+
 #: Training epochs when `--epochs` is not given.
 DEFAULT_EPOCHS = 20
 
@@ -108,9 +111,20 @@ def load_retrieval_data(dataset: Optional[str], dataset_path: Optional[Path]) ->
 
 
 def make_evaluator(dataset: Optional[str], dataset_path: Optional[Path], model: str = "mf",
-                   epochs: Optional[int] = None, **options: Any) -> RetrievalEvaluator:
+                   epochs: Optional[int] = None, task: str = "retrieval", **options: Any) -> Any:
     """The evaluator for a registered dataset, a LightGCN-format folder, or (neither) the embedded default.
-    `options` go to `RetrievalEvaluator` (lrs, regs, params, on_epoch, ...)."""
+    `options` go to `RetrievalEvaluator` (lrs, regs, params, on_epoch, ...). task "ctr" -> `CTREvaluator`
+    (model "mf" means its default, dlrm; it tunes no lr x reg grid, so --lr/--reg other than the defaults are refused)."""
+    if task not in TASKS:
+        raise ValueError(f"audit: unknown task {task!r}; choose one of {', '.join(TASKS)}")
     check_epochs(epochs)                       # before any data is read
+    if task == "ctr":
+        from recsys_hash.audit.ctr_evaluator import make_ctr_evaluator
+
+        lrs, regs = tuple(options.pop("lrs", (5e-3,))), tuple(options.pop("regs", (1e-4,)))
+        if lrs != (5e-3,) or regs != (1e-4,):
+            raise ValueError("audit --task ctr: --lr/--reg set the retrieval models' grid; the CTR evaluator trains "
+                             "with the CTR trainer's defaults (use train-ctr to choose its learning rates)")
+        return make_ctr_evaluator(dataset, dataset_path, "dlrm" if model == "mf" else model, epochs, **options)
     data = default_dataset() if dataset is None and dataset_path is None else load_retrieval_data(dataset, dataset_path)
     return RetrievalEvaluator(data, model=model, epochs=epochs, **options)

@@ -53,7 +53,8 @@ def parse_budgets(text: str, what: str = "--budgets") -> list:
     return parse_list(text, parse_budget, what)
 
 
-def _seed(text: str) -> int:
+def parse_seed(text: str) -> int:
+    """'3' -> 3; a negative or non-integer seed is a ValueError."""
     try:
         value = int(text)
     except ValueError:
@@ -65,7 +66,7 @@ def _seed(text: str) -> int:
 
 def parse_seeds(text: str, what: str = "--seeds") -> list[int]:
     """'0,1,2' -> [0, 1, 2]; a negative or non-integer seed is a ValueError naming the option."""
-    return parse_list(text, _seed, what)
+    return parse_list(text, parse_seed, what)
 
 
 def only_one(values: list, noun: str) -> Any:

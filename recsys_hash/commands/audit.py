@@ -49,7 +49,7 @@ def _clock(seconds: float) -> str:
 def run_audit_command(dataset: Optional[str], dataset_path: Optional[Path], strategies: str, budgets: str, dim: int,
                       dtype: str, model: str, epochs: Optional[int], seeds: str, out: Path, as_json: bool,
                       lr: str = "0.005", reg: str = "0.0001", params: tuple[str, ...] = (),
-                      threads: Optional[int] = None) -> dict:
+                      threads: Optional[int] = None, task: str = "retrieval") -> dict:
     from recsys_hash.audit import AuditConfig, run_audit
     from recsys_hash.audit.evaluators import make_evaluator
     from recsys_hash.audit.report import render_table, write_report
@@ -63,7 +63,7 @@ def run_audit_command(dataset: Optional[str], dataset_path: Optional[Path], stra
     per_strategy = opt.params_per_strategy(list(config.strategies), opt.parse_params(list(params)))
     lrs, regs = parse_list(lr, float, "--lr"), parse_list(reg, float, "--reg")
     check_writable(out)            # an unwritable folder fails before any training
-    evaluator = make_evaluator(dataset, dataset_path, model=model, epochs=epochs, lrs=lrs, regs=regs,
+    evaluator = make_evaluator(dataset, dataset_path, model=model, epochs=epochs, task=task, lrs=lrs, regs=regs,
                                params=per_strategy)
     cells = len(audit_plan(config))
     progress = AuditProgress(cells, len(config.seeds) * evaluator.epochs_per_cell)
@@ -98,11 +98,13 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = opt.THREADS,
         out: Path = typer.Option(Path(DEFAULT_OUT), help="Folder for report.md, audit.json, quality_vs_memory.png."),
         as_json: bool = opt.JSON,
+        task: str = typer.Option("retrieval", "--task", help="retrieval (MF/LightGCN, Recall@20) or ctr (DLRM/DCN/"
+                                 "DeepFM on the user and item features, AUC; default data: synthetic CTR)."),
     ) -> None:
         """Fit every strategy at every budget, train briefly, and report memory, collisions and quality.
         Progress (per epoch, with an ETA) goes to stderr."""
         _guard(lambda: run_audit_command(dataset, dataset_path, strategies, budgets, dim, dtype, model, epochs, seeds,
-                                         out, as_json, lr, reg, tuple(param), threads), as_json)
+                                         out, as_json, lr, reg, tuple(param), threads, task), as_json)
 
     @app.command("audit-model")
     def audit_model(

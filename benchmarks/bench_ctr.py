@@ -1,0 +1,187 @@
+"""CTR quality of ID strategies on TorchRec's DLRM and DCNv2: full vs hashing vs GraphHash at 25% of the user and
+item rows (other fields full), seeds paired; and the cost of the MC-EBC in a DLRM training step.
+
+    python benchmarks/bench_ctr.py [--datasets frappe,ml-100k] [--models dlrm,dcn] [--seeds 0,1,2,3,4]
+                                   [--strategies full,modulo,...] [--epochs 8] [--threads 1] [--json] [--out FILE]
+
+Protocol: each dataset pooled and re-split 80/10/10 with the run's seed; dim 16; Adagrad (embeddings) + AdamW
+(dense), batch 1024, early stopping on validation AUC (patience 2). Test AUC at the best validation AUC epoch; test
+logloss at its own best validation logloss epoch. `graphhash_hashcold` is GraphHash with IDs that have no positive
+training row left on their seeded hash row (no partial_fit): the cold-placement ablation. Paired differences are
+per seed (same split, same initialisation seed). `mc_train_step_ratio`: median time of one DLRM training step
+(forward, backward, Adagrad/AdamW step; batch 4,096) with our MC-EBC over the same DLRM with a plain EBC fed the
+already remapped rows, same process, same tables.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+STRATEGIES = ["full", "modulo", "double_frequency", "graphhash", "double_graphhash", "graphhash_hashcold"]
+REFERENCE = "double_frequency"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--datasets", default="frappe,ml-100k")
+    p.add_argument("--models", default="dlrm,dcn")
+    p.add_argument("--strategies", default=",".join(STRATEGIES))
+    p.add_argument("--seeds", default="0,1,2,3,4")
+    p.add_argument("--budget", type=float, default=0.25)
+    p.add_argument("--dim", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--patience", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--ratio-steps", type=int, default=20)
+    p.add_argument("--out", default=str(ROOT / "results" / "bench_ctr.json"))
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
+    return p.parse_args(argv)
+
+
+def one_run(data, model: str, strategy: str, seed: int, args) -> dict:
+    from recsys_hash.models.ctr_config import CTRConfig
+    from recsys_hash.models.train_ctr import CTRTrainConfig, run_ctr
+
+    cold = "hash" if strategy.endswith("_hashcold") else "partial_fit"
+    name = strategy.removesuffix("_hashcold")
+    cfg = CTRConfig(model=model, dim=args.dim, cold=cold)
+    if name != "full":
+        cfg = cfg.with_strategy(name, args.budget, [data.user_field, data.item_field])
+    res, _, _ = run_ctr(data, cfg, CTRTrainConfig(epochs=args.epochs, patience=args.patience, progress=False),
+                        seed=seed)
+    keep = ("auc", "gauc", "logloss", "rows", "full_rows", "params", "train_s", "epochs", "best_epoch",
+            "logloss_epoch", "valid_auc", "graph")
+    return {"dataset": data.name, "model": model, "strategy": strategy, "seed": seed, **{k: res[k] for k in keep}}
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    """Mean ± std per (dataset, model, strategy) and paired (same seed) differences against double_frequency."""
+    out = []
+    keys = sorted({(r["dataset"], r["model"], r["strategy"]) for r in runs}, key=lambda k: (k[0], k[1],
+                  STRATEGIES.index(k[2]) if k[2] in STRATEGIES else 99))
+    for ds, model, strat in keys:
+        rs = {r["seed"]: r for r in runs if (r["dataset"], r["model"], r["strategy"]) == (ds, model, strat)}
+        ref = {r["seed"]: r for r in runs if (r["dataset"], r["model"], r["strategy"]) == (ds, model, REFERENCE)}
+        row = {"dataset": ds, "model": model, "strategy": strat, "seeds": sorted(rs), "rows": rs[min(rs)]["rows"],
+               "full_rows": rs[min(rs)]["full_rows"]}
+        for m in ("auc", "gauc", "logloss", "train_s"):
+            v = np.array([rs[s][m] for s in sorted(rs)])
+            row[m], row[f"{m}_std"] = float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+        common = sorted(set(rs) & set(ref))
+        if common and strat != REFERENCE:
+            for m in ("auc", "logloss"):
+                d = np.array([rs[s][m] - ref[s][m] for s in common])
+                row[f"{m}_vs_{REFERENCE}"] = float(d.mean())
+                row[f"{m}_vs_{REFERENCE}_std"] = float(d.std(ddof=1)) if d.size > 1 else 0.0
+            rel = np.array([(rs[s]["logloss"] - ref[s]["logloss"]) / ref[s]["logloss"] for s in common])
+            row[f"logloss_rel_vs_{REFERENCE}"] = float(rel.mean())
+        out.append(row)
+    return out
+
+
+def mc_train_step_ratio(data, steps: int, batch: int = 4096, dim: int = 16) -> dict:
+    """Median train-step time: DLRM over our MC-EBC vs the same DLRM over a plain EBC fed pre-remapped rows."""
+    import torch
+    import torch.nn.functional as F
+    from torchrec.models.dlrm import DLRM
+    from torchrec.modules.embedding_modules import EmbeddingBagCollection
+    from torchrec.sparse.jagged_tensor import KeyedJaggedTensor
+
+    from recsys_hash.models.ctr import CTRModel, fit_ctr_tables
+    from recsys_hash.models.ctr_config import CTRConfig
+    from recsys_hash.models.train_ctr import CTRTrainConfig, make_optimizers
+
+    cfg = CTRConfig(dim=dim).with_strategy("graphhash", 0.25, [data.user_field, data.item_field])
+    specs = cfg.resolve(data.features, data.vocab, (data.user_field, data.item_field))
+    tables, _ = fit_ctr_tables(data, specs, seed=0)
+    torch.manual_seed(0)
+    mc_model = CTRModel("dlrm", tables, dim=dim)
+    ebc = EmbeddingBagCollection(tables=mc_model.sparse.embedding_bag_configs())
+    torch.manual_seed(0)
+    plain = DLRM(embedding_bag_collection=ebc, dense_in_features=1, dense_arch_layer_sizes=[64, dim],
+                 over_arch_layer_sizes=[64, 64, 1])
+    rng = np.random.default_rng(0)
+    batches = []
+    for _ in range(steps + 3):
+        dense, kjt, labels = data.batch("train", rng.integers(0, len(data.train), batch))
+        remapped = mc_model.sparse.mc_ebc._managed_collision_collection(kjt)
+        pre = KeyedJaggedTensor(keys=remapped.keys(), values=remapped.values(), lengths=remapped.lengths())
+        batches.append((kjt, pre, labels))
+    tcfg = CTRTrainConfig()
+    mc_opt = make_optimizers(mc_model, tcfg)
+    p_opt = {"embedding": torch.optim.Adagrad(ebc.parameters(), lr=tcfg.emb_lr),
+             "dense": torch.optim.AdamW([p for n, p in plain.named_parameters() if "embedding_bag" not in n], lr=tcfg.lr)}
+
+    def step(model_fn, opts, kjt, labels):
+        t0 = time.perf_counter()
+        loss = F.binary_cross_entropy_with_logits(model_fn(kjt), labels)
+        for o in opts.values():
+            o.zero_grad(set_to_none=True)
+        loss.backward()
+        for o in opts.values():
+            o.step()
+        return time.perf_counter() - t0
+
+    ones = torch.ones(batch, 1)
+    t_mc, t_plain = [], []
+    for i, (kjt, pre, labels) in enumerate(batches):     # interleaved, so machine noise hits both alike
+        a = step(lambda k: mc_model(torch.zeros(batch, 0), k), mc_opt, kjt, labels)
+        b = step(lambda k: plain(ones, k).reshape(-1), p_opt, pre, labels)
+        if i >= 3:
+            t_mc.append(a)
+            t_plain.append(b)
+    mc, pl = float(np.median(t_mc)), float(np.median(t_plain))
+    return {"mc_step_ms": 1e3 * mc, "plain_step_ms": 1e3 * pl, "mc_train_step_ratio": mc / pl, "batch": batch,
+            "steps": steps, "dataset": data.name, "threads": torch.get_num_threads()}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    from recsys_hash.data.ctr_sets import load_ctr_dataset
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    runs: list[dict] = []
+    ratio = None
+    header = {"command": "python benchmarks/bench_ctr.py " + " ".join(sys.argv[1:] if argv is None else argv),
+              "budget": args.budget, "dim": args.dim, "epochs": args.epochs, "patience": args.patience,
+              "threads": args.threads}
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for ds in args.datasets.split(","):
+        for seed in seeds:
+            data = load_ctr_dataset(ds, seed=seed)
+            if ratio is None:
+                ratio = mc_train_step_ratio(data, args.ratio_steps)
+                print(f"mc_train_step_ratio {ratio['mc_train_step_ratio']:.3f} ({ratio['mc_step_ms']:.1f} ms vs "
+                      f"{ratio['plain_step_ms']:.1f} ms)", file=sys.stderr)
+            for model in args.models.split(","):
+                for strat in args.strategies.split(","):
+                    r = one_run(data, model, strat, seed, args)
+                    runs.append(r)
+                    print(f"{ds} {model} {strat} seed {seed}: auc {r['auc']:.4f} logloss {r['logloss']:.4f} "
+                          f"epochs {r['epochs']} {r['train_s']:.1f}s", file=sys.stderr)
+                    summary = {**header, **(ratio or {}), "summary": summarise(runs), "runs": runs}
+                    out.write_text(json.dumps(summary, indent=1, sort_keys=True))
+    summary = {**header, **(ratio or {}), "summary": summarise(runs), "runs": runs}
+    out.write_text(json.dumps(summary, indent=1, sort_keys=True))
+    for row in summary["summary"]:
+        print(f"{row['dataset']:8s} {row['model']:5s} {row['strategy']:20s} rows {row['rows']:5d}/{row['full_rows']} "
+              f"AUC {row['auc']:.4f}±{row['auc_std']:.4f} logloss {row['logloss']:.4f}±{row['logloss_std']:.4f}"
+              + (f"  ΔAUC vs {REFERENCE} {row[f'auc_vs_{REFERENCE}']:+.4f}±{row[f'auc_vs_{REFERENCE}_std']:.4f}"
+                 if f"auc_vs_{REFERENCE}" in row else ""), file=sys.stderr)
+    if args.json:
+        print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

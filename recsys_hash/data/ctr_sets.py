@@ -1,0 +1,219 @@
+"""CTR datasets ready for training: train/valid/test frames whose sparse fields are contiguous codes 0..vocab-1.
+
+    frappe     the shared validation + test files (86,582 rows, 10 fields) pooled and re-split 80/10/10 (seeded)
+    ml-100k    every rating as a row, label = rating >= 4; user, age bucket, gender, occupation, zip prefix,
+               item, and the item's genres as a multi-valued field; re-split 80/10/10 (seeded)
+    synthetic  the planted-cross generator (`planted_ctr`) with user/item/context/device fields (embedded default)
+    criteo     a Criteo-format file or folder given by path: dense log1p(max(x, 0)), 26 categorical fields
+
+Codes are assigned over all rows of the dataset (every split), so every strategy sees one vocabulary and a `full`
+table owns a row for every value; -1 (missing) stays -1 and becomes an empty bag.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from recsys_hash.data.ctr import concat_ctr, load_frappe, read_criteo, split_ctr
+from recsys_hash.data.jagged import gather_jagged
+from recsys_hash.data.types import CTRFrame
+
+PathLike = str | os.PathLike
+CTR_DATASETS = ("synthetic", "frappe", "ml-100k", "criteo")
+#: ML-100K ages -> buckets at the MovieLens-1M cut points (under 18, 18-24, 25-34, 35-44, 45-49, 50-55, 56+).
+AGE_CUTS = (18, 25, 35, 45, 50, 56)
+
+
+@dataclass(frozen=True)
+class CTRDataset:
+    """Split CTR rows with one vocabulary per sparse field.
+
+    multi: key -> (source field, offsets int64 [vocab(source)+1], values int64): a multi-valued feature whose bag
+    for a row is the jagged row of that row's source code (ML-100K: "genre" from "item").
+    vocab: sparse feature (categorical field or multi key) -> number of codes.
+    """
+
+    name: str
+    train: CTRFrame
+    valid: CTRFrame
+    test: CTRFrame
+    vocab: dict[str, int]
+    user_field: str
+    item_field: str
+    split_note: str
+    multi: dict[str, tuple[str, np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def features(self) -> list[str]:
+        """Sparse features in KJT order: categorical fields, then multi-valued keys."""
+        return [*self.train.categorical, *self.multi]
+
+    @property
+    def n_dense(self) -> int:
+        return int(self.train.dense.shape[1])
+
+    def splits(self) -> dict[str, CTRFrame]:
+        return {"train": self.train, "valid": self.valid, "test": self.test}
+
+    def column(self, split: str, feature: str) -> np.ndarray:
+        """All codes of `feature` in a split (a multi-valued feature: its bags concatenated), -1 dropped."""
+        frame = self.splits()[split]
+        if feature in self.multi:
+            source, offsets, values = self.multi[feature]
+            keys = frame.categorical[source]
+            return gather_jagged(offsets, values, keys[keys >= 0])[1]
+        col = frame.categorical[feature]
+        return col[col >= 0]
+
+    def batch(self, split: str, index) -> tuple:
+        """Rows `index` of a split -> (dense float32 [B, n_dense], KJT of codes in `features` order, labels [B])."""
+        from recsys_hash.data.batching import ctr_batch_to_kjt
+
+        frame = self.splits()[split]
+        return ctr_batch_to_kjt(frame, index, list(frame.categorical), self.multi or None)
+
+    def __post_init__(self) -> None:
+        validate_ctr_dataset(self)
+
+
+def validate_ctr_dataset(data: CTRDataset) -> None:
+    """Raise ValueError on an empty split, labels outside {0, 1}, non-finite dense values or codes beyond vocab."""
+    for split, frame in data.splits().items():
+        where = f"{data.name}/{split}"
+        if len(frame) == 0:
+            raise ValueError(f"{where}: the split is empty (no rows to train or evaluate on)")
+        bad = np.flatnonzero((frame.labels != 0) & (frame.labels != 1))
+        if bad.size:
+            raise ValueError(f"{where}: labels must be 0 or 1, got {float(frame.labels[bad[0]])!r} at row {int(bad[0])}")
+        if frame.dense.size and not np.isfinite(frame.dense).all():
+            row, col = np.argwhere(~np.isfinite(frame.dense))[0]
+            raise ValueError(f"{where}: dense feature {frame.dense_names[col]!r} is {float(frame.dense[row, col])!r} "
+                             f"at row {int(row)} (NaN and inf are not allowed)")
+        for f, codes in frame.categorical.items():
+            if codes.size and (codes.min() < -1 or codes.max() >= data.vocab[f]):
+                raise ValueError(f"{where}: field {f!r} has codes outside [-1, {data.vocab[f]})")
+
+
+def encode_fields(frames: Sequence[CTRFrame]) -> tuple[list[CTRFrame], dict[str, int]]:
+    """Raw keys -> contiguous codes per field (rank among the field's distinct keys over all frames); -1 kept."""
+    keys = list(frames[0].categorical)
+    sizes = np.cumsum([0] + [len(f) for f in frames])
+    cats: list[dict[str, np.ndarray]] = [{} for _ in frames]
+    vocab = {}
+    for k in keys:
+        col = np.concatenate([f.categorical[k] for f in frames])
+        present = col >= 0
+        uniq, inv = np.unique(col[present], return_inverse=True)
+        codes = np.full(col.shape, -1, dtype=np.int64)
+        codes[present] = inv.reshape(-1)
+        vocab[k] = int(uniq.size)
+        for i in range(len(frames)):
+            cats[i][k] = codes[sizes[i]:sizes[i + 1]]
+    out = [CTRFrame(categorical=c, dense=f.dense, dense_names=list(f.dense_names), labels=f.labels, name=f.name)
+           for c, f in zip(cats, frames)]
+    return out, vocab
+
+
+def _resplit(name: str, frame: CTRFrame, seed: int, user: str, item: str, note: str,
+             multi: Optional[dict] = None, extra_vocab: Optional[dict] = None) -> CTRDataset:
+    (coded,), vocab = encode_fields([frame])
+    if multi:   # the source field of a multi-valued feature must keep its original index (it indexes offsets)
+        for source in {s for s, _, _ in multi.values()}:
+            coded.categorical[source] = frame.categorical[source]
+    vocab.update(extra_vocab or {})
+    parts = split_ctr(coded, (0.8, 0.1, 0.1), seed=seed)
+    return CTRDataset(name=name, train=parts["train"], valid=parts["valid"], test=parts["test"], vocab=vocab,
+                      user_field=user, item_field=item, multi=dict(multi or {}),
+                      split_note=f"{note}; re-split 80/10/10 at random with seed {seed}")
+
+
+def load_frappe_ctr(seed: int = 0, dataset_path: PathLike | None = None) -> CTRDataset:
+    """Frappe: every libFM file present pooled (the shared copy: validation + test) and re-split 80/10/10."""
+    parts = load_frappe(dataset_path)
+    pooled = concat_ctr([parts[s] for s in ("train", "validation", "test") if s in parts], name="frappe")
+    return _resplit("frappe", pooled, seed, "user", "item", f"pooled {'+'.join(parts)} ({len(pooled):,} rows)")
+
+
+def load_ml100k_ctr(seed: int = 0, dataset_path: PathLike | None = None) -> CTRDataset:
+    """ML-100K as CTR: u.data rows, label rating >= 4; user side fields and item genres (multi-valued)."""
+    from recsys_hash.data._text import split_columns
+    from recsys_hash.data.interactions import load_ml100k
+    from recsys_hash.data.paths import dataset_dir, dataset_file
+
+    ds = load_ml100k(dataset_path, fold=None)
+    inter = ds.train
+    uf = ds.user_features
+    users = split_columns(dataset_file("ml-100k", dataset_dir("ml-100k", dataset_path), "u.user"), "ml-100k/u.user",
+                          "|", ["id", "age", "gender", "occupation", "zip"])
+    order = np.argsort(users["id"].cast(int).to_numpy(), kind="stable")
+    zip_prefix = np.unique(users["zip"].str.slice(0, 2).to_numpy()[order].astype(str), return_inverse=True)[1]
+    per_user = {"age": np.searchsorted(np.asarray(AGE_CUTS), uf["age"], side="right"), "gender": uf["gender"],
+                "occupation": uf["occupation"], "zip2": zip_prefix.reshape(-1)}
+    u = inter.user
+    cats = {"user": u, **{k: np.asarray(v, dtype=np.int64)[u] for k, v in per_user.items()}, "item": inter.item}
+    frame = CTRFrame(categorical=cats, dense=np.zeros((len(inter), 0), np.float32), dense_names=[],
+                     labels=(inter.rating >= 4).astype(np.float32), name="ml-100k")
+    offsets, genres = ds.item_multi["genre"]
+    multi = {"genre": ("item", offsets, genres)}
+    data = _resplit("ml-100k", frame, seed, "user", "item", f"u.data ({len(frame):,} ratings), label rating >= 4",
+                    multi=multi, extra_vocab={"genre": int(genres.max()) + 1})
+    data.vocab["item"] = ds.n_items
+    return data
+
+
+def synthetic_ctr(seed: int = 0, n_rows: int = 40_000) -> CTRDataset:
+    """The embedded default: planted user x context and item x context crosses, Zipf-popular IDs, split 80/10/10."""
+    from recsys_hash.data.synthetic import planted_ctr
+
+    frame, _ = planted_ctr(n_rows=n_rows, cardinalities=(100, 150, 8, 4), pairs=((0, 2), (1, 2)),
+                           cross_scale=1.0, main_scale=1.5, seed=seed)
+    names = dict(zip(("f0", "f1", "f2", "f3"), ("user", "item", "context", "device")))
+    frame = CTRFrame(categorical={names[k]: v for k, v in frame.categorical.items()}, dense=frame.dense,
+                     dense_names=frame.dense_names, labels=frame.labels, name="synthetic-ctr")
+    return _resplit("synthetic-ctr", frame, seed, "user", "item", f"planted_ctr({n_rows:,} rows, seed {seed})")
+
+
+def load_criteo_ctr(path: PathLike, seed: int = 0, max_rows: Optional[int] = None) -> CTRDataset:
+    """A Criteo-format file (or the first .txt/.tsv/.csv in a folder): dense log1p(max(x, 0)), re-split 80/10/10."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in (".txt", ".tsv", ".csv"))
+        if not files:
+            raise FileNotFoundError(f"criteo: folder {path} holds no .txt/.tsv/.csv file")
+        path = files[0]
+    frames = []
+    n = 0
+    for chunk in read_criteo(path, chunk_rows=1 << 18):
+        frames.append(chunk)
+        n += len(chunk)
+        if max_rows is not None and n >= max_rows:
+            break
+    frame = concat_ctr(frames, name="criteo") if len(frames) > 1 else frames[0]
+    if max_rows is not None and len(frame) > max_rows:
+        from recsys_hash.data.ctr import take_ctr
+
+        frame = take_ctr(frame, np.arange(max_rows))
+    dense = np.log1p(np.maximum(frame.dense, 0)).astype(np.float32)
+    frame = CTRFrame(categorical=frame.categorical, dense=dense, dense_names=frame.dense_names, labels=frame.labels,
+                     name="criteo")
+    return _resplit("criteo", frame, seed, "C1", "C2", f"{path.name} ({len(frame):,} rows)")
+
+
+def load_ctr_dataset(name: Optional[str] = None, dataset_path: PathLike | None = None, seed: int = 0) -> CTRDataset:
+    """By name (see CTR_DATASETS; None -> synthetic); `dataset_path` reads a user's own folder in that format."""
+    name = name or ("criteo" if dataset_path is not None else "synthetic")
+    if name == "synthetic":
+        return synthetic_ctr(seed)
+    if name == "frappe":
+        return load_frappe_ctr(seed, dataset_path)
+    if name == "ml-100k":
+        return load_ml100k_ctr(seed, dataset_path)
+    if name == "criteo":
+        if dataset_path is None:
+            raise ValueError("criteo: give --dataset-path FILE_OR_DIR (a Criteo-format TSV/CSV)")
+        return load_criteo_ctr(dataset_path, seed)
+    raise ValueError(f"unknown CTR dataset {name!r}; choose one of {', '.join(CTR_DATASETS)}")

@@ -1,0 +1,177 @@
+"""CTR training on the shared trainer core: binary cross-entropy on logits, Adagrad (or Adam) for the embedding
+tables and AdamW for the dense layers, early stopping on validation AUC.
+
+Reported test metrics: AUC and GAUC (by the user field) with the weights of the best validation AUC; logloss with
+the weights of its OWN best validation logloss epoch (logloss typically rises after an epoch or two while AUC still
+improves, so the best-AUC epoch would overstate it); both epochs are in the result.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Mapping, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from recsys_hash.data.ctr_sets import CTRDataset
+from recsys_hash.eval.ctr_metrics import auc, group_auc, logloss
+from recsys_hash.models.ctr import CTRModel, fit_ctr_tables
+from recsys_hash.models.ctr_config import CTRConfig
+from recsys_hash.models.trainer import LoopConfig, TrainLoop, epoch_permutation, seed_everything
+
+CHECKPOINT_KIND = "ctr_checkpoint"
+EMB_OPTIMIZERS = ("adagrad", "adam")
+LOGLOSS_NOTE = "test logloss uses the weights of the best validation logloss epoch (logloss_epoch), not the best AUC"
+
+
+@dataclass
+class CTRTrainConfig:
+    """Training settings; `patience` counts evaluations without a better validation AUC."""
+
+    epochs: int = 10
+    batch_size: int = 1024
+    lr: float = 2e-3
+    emb_lr: float = 0.2
+    emb_optimizer: str = "adagrad"
+    weight_decay: float = 1e-5
+    hidden: int = 64
+    patience: int = 2
+    eval_every: int = 1
+    eval_batch: int = 32768
+    checkpoint: Optional[str] = None
+    resume: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience", "eval_every", "eval_batch", "hidden"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("lr", "emb_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"train.{name} must be > 0, got {getattr(self, name)!r}")
+        if self.emb_optimizer not in EMB_OPTIMIZERS:
+            raise ValueError(f"train.emb_optimizer must be one of {', '.join(EMB_OPTIMIZERS)}, "
+                             f"got {self.emb_optimizer!r}")
+
+
+def make_optimizers(model: CTRModel, cfg: CTRTrainConfig) -> dict[str, torch.optim.Optimizer]:
+    emb = model.embedding_parameters()
+    emb_opt = (torch.optim.Adagrad(emb, lr=cfg.emb_lr) if cfg.emb_optimizer == "adagrad"
+               else torch.optim.Adam(emb, lr=cfg.emb_lr))
+    return {"embedding": emb_opt,
+            "dense": torch.optim.AdamW(model.dense_parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)}
+
+
+@torch.no_grad()
+def predict(model: CTRModel, data: CTRDataset, split: str, batch: int = 32768) -> np.ndarray:
+    """Click probabilities float64 [rows of `split`]."""
+    model.eval()
+    n = len(data.splits()[split])
+    out = []
+    for start in range(0, n, batch):
+        dense, kjt, _ = data.batch(split, np.arange(start, min(start + batch, n)))
+        out.append(torch.sigmoid(model(dense, kjt)).double().numpy())
+    model.train()
+    return np.concatenate(out)
+
+
+def evaluate_split(model: CTRModel, data: CTRDataset, split: str, batch: int = 32768) -> dict[str, float]:
+    """AUC, logloss and GAUC by the user field on one split."""
+    probs = predict(model, data, split, batch)
+    frame = data.splits()[split]
+    res = group_auc(frame.labels, probs, frame.categorical[data.user_field])
+    return {"auc": auc(frame.labels, probs), "logloss": logloss(frame.labels, probs), "gauc": res.gauc}
+
+
+def train_ctr(model: CTRModel, data: CTRDataset, cfg: CTRTrainConfig, seed: int = 0,
+              provenance: Optional[Mapping[str, Any]] = None, on_epoch: Optional[Callable[[int], None]] = None):
+    """Train on data.train, early-stop on data.valid AUC; returns the trainer core's LoopResult.
+    `on_epoch(epoch)` is called after each epoch (progress)."""
+    optimizers = make_optimizers(model, cfg)
+    n = len(data.train)
+
+    def train_epoch(epoch: int, advance) -> dict[str, float]:
+        perm = epoch_permutation(n, seed, epoch)
+        total = 0.0
+        for start in range(0, n, cfg.batch_size):
+            idx = perm[start:start + cfg.batch_size]
+            dense, kjt, labels = data.batch("train", idx)
+            loss = F.binary_cross_entropy_with_logits(model(dense, kjt), labels)
+            for opt in optimizers.values():
+                opt.zero_grad(set_to_none=True)
+            loss.backward()
+            for opt in optimizers.values():
+                opt.step()
+            total += float(loss.detach()) * idx.size
+            advance(int(idx.size))
+        return {"loss": total / n}
+
+    loop = TrainLoop(LoopConfig(epochs=cfg.epochs, patience=cfg.patience, eval_every=cfg.eval_every,
+                                checkpoint=cfg.checkpoint, resume=cfg.resume, progress=cfg.progress), CHECKPOINT_KIND)
+    prov = {**dict(provenance or {}), "seed": seed,
+            **{k: v for k, v in asdict(cfg).items() if k in ("batch_size", "lr", "emb_lr", "emb_optimizer",
+                                                              "weight_decay", "hidden")}}
+    return loop.run(model, optimizers, train_epoch, lambda: evaluate_split(model, data, "valid", cfg.eval_batch),
+                    monitor="auc", mode="max", track={"logloss": "min"}, provenance=prov, total_rows=n,
+                    description=f"{model.kind} CTR", on_epoch=on_epoch)
+
+
+def tables_fingerprint(tables: Mapping[str, Any], vocab: Mapping[str, int]) -> dict[str, Any]:
+    """feature -> (strategy, rows, sha256 of the rows of codes 0..vocab-1): what a checkpoint's tables came from."""
+    import hashlib
+
+    out = {}
+    for f, rem in tables.items():
+        n = int(vocab[f])
+        rows = np.ascontiguousarray(rem.transform(np.arange(n, dtype=np.int64)))
+        out[f] = {"strategy": rem.name, "rows": int(rem.table_rows), "sha256": hashlib.sha256(rows.tobytes()).hexdigest()}
+    return out
+
+
+def run_ctr(data: CTRDataset, config: CTRConfig, train: Optional[CTRTrainConfig] = None, seed: int = 0,
+            tables: Optional[dict[str, Any]] = None, on_epoch: Optional[Callable[[int], None]] = None,
+            ) -> tuple[dict[str, Any], CTRModel, dict[str, Any]]:
+    """Fit every feature's table, train, test. Returns (JSON-ready result, trained model, tables).
+
+    `tables` (feature -> fitted IdRemapper) skips fitting: the audit fits and measures them itself;
+    `on_epoch(epoch)` is called after each training epoch (progress).
+    """
+    train = train or CTRTrainConfig(**config.train)
+    graph = tuple(config.graph_fields or (data.user_field, data.item_field))
+    specs = config.resolve(data.features, data.vocab, graph)      # every name checked before any work
+    seed_everything(seed)
+    t0 = time.perf_counter()
+    report: dict[str, Any] = {}
+    if tables is None:
+        tables, report = fit_ctr_tables(data, specs, graph, config.cold, seed)
+    fit_s = time.perf_counter() - t0
+    seed_everything(seed)
+    model = CTRModel(config.model, tables, dim=config.dim, n_dense=data.n_dense, hidden=train.hidden)
+    provenance = {"dataset": data.name, "rows": {s: len(f) for s, f in data.splits().items()}, "model": config.model,
+                  "dim": config.dim, "features": {f: asdict(s) for f, s in specs.items()},
+                  "tables": tables_fingerprint(tables, data.vocab)}
+    res = train_ctr(model, data, train, seed=seed, provenance=provenance, on_epoch=on_epoch)
+    test = evaluate_split(model, data, "test", train.eval_batch)               # best-AUC weights are loaded
+    ll_epoch = res.tracked_best["logloss"]["epoch"]
+    if "best_logloss" in res.snapshots:
+        best_auc_weights = {k: v.clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(res.snapshots["best_logloss"])
+        test["logloss"] = evaluate_split(model, data, "test", train.eval_batch)["logloss"]
+        model.load_state_dict(best_auc_weights)
+    rows = model.table_rows()
+    full_rows = int(sum(data.vocab[f] for f in data.features))
+    result = {
+        "dataset": data.name, "split": data.split_note, "model": config.model, "seed": seed, "dim": config.dim,
+        "auc": test["auc"], "gauc": test["gauc"], "logloss": test["logloss"], "logloss_note": LOGLOSS_NOTE,
+        "rows": int(sum(rows.values())), "full_rows": full_rows, "rows_by_feature": rows,
+        "strategies": {f: s.strategy for f, s in specs.items()},
+        "budgets": {f: s.budget for f, s in specs.items() if s.budget is not None},
+        "params": model.num_parameters(), "train_s": res.train_s, "valid_s": res.valid_s, "fit_s": fit_s,
+        "epochs": res.epochs_run, "best_epoch": res.best_epoch, "logloss_epoch": ll_epoch,
+        "stopped_early": res.stopped_early, "valid_auc": res.best, "graph": report,
+        "n_train": len(data.train), "n_valid": len(data.valid), "n_test": len(data.test),
+        "history": res.history,
+    }
+    return result, model, tables

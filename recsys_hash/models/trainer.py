@@ -1,0 +1,228 @@
+"""The training core every model family shares: seeding, per-epoch seeded shuffles, the epoch/validation loop with
+early stopping (patience counted in evaluations), best-weight snapshots, a progress bar with throughput on stderr,
+and safetensors checkpoints with exact resume.
+
+A checkpoint holds the weights, every optimizer's state, the loop state, the weight snapshots and a `provenance`
+dict (strategy, params, remapper fingerprint, dataset counts, ...). Resuming checks the provenance field by field
+and refuses a mismatch, naming the field and both values. Shuffles come from a generator seeded by (seed, epoch),
+so a resumed run continues exactly as the uninterrupted one.
+
+    >>> loop = TrainLoop(LoopConfig(epochs=10, patience=2, checkpoint="ckpt.safetensors"), "ctr_checkpoint")
+    >>> result = loop.run(model, {"dense": adamw}, train_epoch, validate, monitor="auc", provenance={...})
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+
+from recsys_hash.artifacts import load_artifact, save_artifact
+from recsys_hash.errors import ArtifactError
+
+Weights = dict[str, torch.Tensor]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy's legacy global generator and torch (model initialisation draws from torch)."""
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The shuffle of epoch `epoch`: int64 [n], a function of (seed, epoch) only (exact resume)."""
+    return np.random.default_rng([int(seed), int(epoch)]).permutation(n)
+
+
+def snapshot(model: nn.Module) -> Weights:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def jsonable(obj: Any) -> Any:
+    """The JSON round-trip of `obj` (numpy scalars -> numbers, tuples -> lists): what a checkpoint stores."""
+    def default(o: Any) -> Any:
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        return str(o)
+
+    return json.loads(json.dumps(obj, default=default, sort_keys=True))
+
+
+@dataclass
+class LoopConfig:
+    """Epochs, early stopping (`patience` evaluations without improvement, every `eval_every` epochs), checkpoint."""
+
+    epochs: int = 10
+    patience: int = 2
+    eval_every: int = 1
+    checkpoint: Optional[str] = None
+    resume: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "patience", "eval_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+
+
+@dataclass
+class LoopResult:
+    """Best monitored value and epoch, each tracked metric's own best epoch, history, wall times, snapshots."""
+
+    best: float
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+    train_s: float
+    valid_s: float
+    tracked_best: dict[str, dict[str, float]] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    snapshots: dict[str, Weights] = field(default_factory=dict)
+
+
+def _better(value: float, best: Optional[float], mode: str) -> bool:
+    return best is None or (value > best if mode == "max" else value < best)
+
+
+class TrainLoop:
+    """Runs epochs until `epochs` or early stopping; keeps a weight snapshot at each monitored/tracked best."""
+
+    def __init__(self, config: LoopConfig, kind: str):
+        self.config, self.kind = config, kind
+
+    def run(self, model: nn.Module, optimizers: Mapping[str, torch.optim.Optimizer],
+            train_epoch: Callable[[int, Callable[[int], None]], dict[str, float]],
+            validate: Callable[[], dict[str, float]], monitor: str, mode: str = "max",
+            track: Optional[Mapping[str, str]] = None, provenance: Optional[Mapping[str, Any]] = None,
+            total_rows: int = 0, description: str = "train",
+            on_epoch: Optional[Callable[[int], None]] = None) -> LoopResult:
+        """train_epoch(epoch, advance) trains one epoch (calling advance(rows) per step) and returns its stats;
+        validate() returns metrics incl. `monitor` and every `track` key (metric -> "max"/"min");
+        on_epoch(epoch) is called after each epoch (e.g. the audit's progress).
+        Leaves the weights of the best `monitor` evaluation loaded."""
+        cfg, track = self.config, dict(track or {})
+        provenance = jsonable(dict(provenance or {}))
+        state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": 0, "bad_evals": 0, "history": [],
+                                 "train_s": 0.0, "valid_s": 0.0, "stopped_early": False,
+                                 "tracked": {k: {"value": None, "epoch": 0} for k in track}}
+        snaps: dict[str, Weights] = {}
+        if cfg.checkpoint and cfg.resume and Path(cfg.checkpoint).is_file():
+            state, snaps = load_checkpoint(cfg.checkpoint, self.kind, model, optimizers, provenance)
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                            TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+                            disable=not cfg.progress)
+        with progress:
+            task = progress.add_task(description, total=cfg.epochs * max(total_rows, 1),
+                                     completed=state["epoch"] * total_rows, info="")
+            while state["epoch"] < cfg.epochs and not state["stopped_early"]:
+                epoch = state["epoch"] + 1
+                t0 = time.perf_counter()
+                seen = [0]
+
+                def advance(rows: int) -> None:
+                    seen[0] += rows
+                    rate = seen[0] / max(time.perf_counter() - t0, 1e-9)
+                    progress.update(task, advance=rows, info=f"epoch {epoch} {rate:,.0f} rows/s")
+
+                stats = dict(train_epoch(epoch, advance))
+                state["epoch"] = epoch
+                state["train_s"] += time.perf_counter() - t0
+                if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+                    t1 = time.perf_counter()
+                    metrics = validate()
+                    state["valid_s"] += time.perf_counter() - t1
+                    state["history"].append({"epoch": epoch, **stats, **{f"valid_{k}": v for k, v in metrics.items()}})
+                    self._update(state, snaps, model, metrics, monitor, mode, track, epoch)
+                    progress.update(task, info=f"epoch {epoch} valid {monitor} {metrics[monitor]:.4f} "
+                                               f"(best {state['best']:.4f} @ {state['best_epoch']})")
+                if cfg.checkpoint:
+                    save_checkpoint(cfg.checkpoint, self.kind, model, optimizers, state, snaps, provenance)
+                if on_epoch is not None:
+                    on_epoch(epoch)
+        if "best" in snaps:
+            model.load_state_dict(snaps["best"])
+        return LoopResult(best=float(state["best"]) if state["best"] is not None else float("nan"),
+                          best_epoch=state["best_epoch"], epochs_run=state["epoch"],
+                          stopped_early=state["stopped_early"], train_s=state["train_s"], valid_s=state["valid_s"],
+                          tracked_best={k: dict(v) for k, v in state["tracked"].items()}, history=state["history"],
+                          snapshots=snaps)
+
+    def _update(self, state: dict, snaps: dict[str, Weights], model: nn.Module, metrics: Mapping[str, float],
+                monitor: str, mode: str, track: Mapping[str, str], epoch: int) -> None:
+        for key, kmode in track.items():
+            slot = state["tracked"][key]
+            if _better(metrics[key], slot["value"], kmode):
+                slot.update(value=float(metrics[key]), epoch=epoch)
+                snaps[f"best_{key}"] = snapshot(model)
+        if _better(metrics[monitor], state["best"], mode):
+            state.update(best=float(metrics[monitor]), best_epoch=epoch, bad_evals=0)
+            snaps["best"] = snapshot(model)
+        else:
+            state["bad_evals"] += 1
+            state["stopped_early"] = state["bad_evals"] >= self.config.patience
+
+
+def check_provenance(path: str | Path, saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
+    """Raise ArtifactError naming the first field whose saved and current values differ (both JSON-normalised)."""
+    current = jsonable(dict(current))
+    for key in sorted(set(saved) | set(current)):
+        if saved.get(key) != current.get(key):
+            raise ArtifactError(f"checkpoint {path} was made with {key}={saved.get(key)!r}, but this run has "
+                                f"{key}={current.get(key)!r}; refusing to resume")
+
+
+def save_checkpoint(path: str | Path, kind: str, model: nn.Module, optimizers: Mapping[str, torch.optim.Optimizer],
+                    state: Mapping[str, Any], snapshots: Mapping[str, Weights],
+                    provenance: Mapping[str, Any]) -> Path:
+    """Weights, snapshots, every optimizer's state, loop state and provenance in one safetensors artifact."""
+    arrays = {f"model.{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    for name, weights in snapshots.items():
+        arrays.update({f"snap.{name}.{k}": v.detach().cpu().numpy() for k, v in weights.items()})
+    groups = {}
+    for oname, opt in optimizers.items():
+        sd = opt.state_dict()
+        groups[oname] = sd["param_groups"]
+        for idx, pstate in sd["state"].items():
+            for sname, value in pstate.items():
+                arrays[f"opt.{oname}.{idx}.{sname}"] = torch.as_tensor(value).detach().cpu().numpy()
+    meta = {"state": jsonable(dict(state)), "param_groups": jsonable(groups), "provenance": jsonable(dict(provenance)),
+            "snapshots": sorted(snapshots)}
+    return save_artifact(path, kind, arrays, meta)
+
+
+def load_checkpoint(path: str | Path, kind: str, model: nn.Module, optimizers: Mapping[str, torch.optim.Optimizer],
+                    provenance: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Weights]]:
+    """Restore weights and optimizer states after checking provenance and shapes; returns (loop state, snapshots)."""
+    arrays, meta = load_artifact(path, kind)
+    check_provenance(path, meta.get("provenance", {}), provenance)
+    expected = model.state_dict()
+    weights = {k[6:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("model.")}
+    if set(weights) != set(expected) or any(weights[k].shape != expected[k].shape for k in expected):
+        raise ArtifactError(f"checkpoint {path} does not match this model's parameters (other model, tables or dim?)")
+    if set(meta["param_groups"]) != set(optimizers):
+        raise ArtifactError(f"checkpoint {path} holds optimizers {sorted(meta['param_groups'])}, "
+                            f"this run has {sorted(optimizers)}")
+    model.load_state_dict(weights)
+    snaps: dict[str, Weights] = {name: {} for name in meta.get("snapshots", [])}
+    opt_state: dict[str, dict[int, dict]] = {name: {} for name in optimizers}
+    for key, value in arrays.items():
+        if key.startswith("snap."):
+            _, name, rest = key.split(".", 2)
+            snaps[name][rest] = torch.from_numpy(value.copy())
+        elif key.startswith("opt."):
+            _, oname, idx, sname = key.split(".", 3)
+            opt_state[oname].setdefault(int(idx), {})[sname] = torch.from_numpy(value.copy())
+    for oname, opt in optimizers.items():
+        opt.load_state_dict({"state": opt_state[oname], "param_groups": meta["param_groups"][oname]})
+    return dict(meta["state"]), snaps
