@@ -1,7 +1,7 @@
 """Audit an existing model's embedding tables: rows, dim, dtype, bytes, the strategy in front, its collisions.
 
-Accepts a checkpoint (a `.safetensors` file, a `.pt`/`.pth` state dict loaded with `weights_only=True`, or a folder
-holding one plus `<table>.remapper.safetensors` artifacts) or a module factory `package.module:function` that
+Accepts a checkpoint (a `.safetensors` file — a recsys_hash training checkpoint is checksum-checked and its model
+weights read —, a `.pt`/`.pth` state dict loaded with `weights_only=True`, or a folder holding one plus `<table>.remapper.safetensors` artifacts) or a module factory `package.module:function` that
 returns an `nn.Module` (its EmbeddingBagCollection / EmbeddingCollection tables and any remapper MC modules are read).
 A table with a fitted remapper carries `collisions`: the remapper's `stats()` over the IDs it was fitted on.
 """
@@ -44,6 +44,18 @@ def _table_row(table: str, shape: tuple[int, ...], dtype: Any, remapper: IdRemap
 def _load_state(path: Path) -> dict[str, Any]:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
+
+        from recsys_hash.artifacts import load_artifact, read_header
+
+        try:
+            read_header(path)                   # a recsys_hash training checkpoint: checksum-checked, model weights
+        except ArtifactError:
+            pass
+        else:
+            import torch
+
+            arrays, _ = load_artifact(path)
+            return {k[len("model."):]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("model.")}
 
         try:
             return load_file(str(path))

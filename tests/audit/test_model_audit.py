@@ -149,3 +149,21 @@ def test_audit_model_console_shows_interactions_on_shared_rows(tmp_path):
     (table,) = json.loads(res.stdout.strip().splitlines()[-1])["tables"]
     assert table["collisions"]["weighted_shared_row_rate"] == 1.0 and table["collisions"]["collision_rate"] == 0.0
     assert table["collisions"]["ids_per_row_mean"] == 4.0
+
+
+def test_training_checkpoint_is_read_through_its_checksum(tmp_path):
+    """A recsys_hash training checkpoint: the model's tables once (not its snapshots), and a damaged file is refused."""
+    from recsys_hash.models.trainer import save_checkpoint, snapshot
+
+    model = torch.nn.Module()
+    model.ebc = make_ebc()
+    path = tmp_path / "ckpt.safetensors"
+    save_checkpoint(path, "ctr_checkpoint", model, {}, {"epoch": 1}, {"best": snapshot(model)}, {"seed": 0})
+    rows = audit_checkpoint(path)
+    assert sorted((r["table"], r["rows"], r["key"]) for r in rows) == [
+        ("item", 50, "ebc.embedding_bags.item.weight"), ("user", 100, "ebc.embedding_bags.user.weight")]
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01                                           # one bit of the last table's weights
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="failed its checksum"):
+        audit_checkpoint(path)
