@@ -72,6 +72,11 @@ def test_negative_seed_is_rejected_naming_the_option(folder, tmp_path, argv):
     _one_error(res, "--seed", "must be a whole number >= 0")
 
 
+def test_resume_without_checkpoint_names_both_options(folder):
+    res = runner.invoke(app, ["recall", "--dataset-path", str(folder), "--resume", "--json"])
+    _one_error(res, "--resume continues from --checkpoint FILE")
+
+
 # ------------------------------------------------------------------ item 2: --dataset NAME + --dataset-path DIR
 @pytest.mark.realdata
 def test_dataset_path_is_read_in_the_registered_format(data_root, tmp_path, monkeypatch):

@@ -49,6 +49,8 @@ def recall_cmd(
     def run() -> tuple[dict, list[int]]:
         if dataset is None and dataset_path is None:
             raise ValueError("give --dataset NAME or --dataset-path DIR")
+        if resume and checkpoint is None:
+            raise ValueError("--resume continues from --checkpoint FILE: give --checkpoint too")
         name = opt.only_one(parse_list(strategy, what="--strategy"), "strategy")
         budget_value = opt.only_one(opt.parse_budgets(budget, "--budget"), "budget")
         seed_value = opt.only_one(opt.parse_seeds(seed, "--seed"), "seed")
