@@ -22,7 +22,7 @@ from recsys_hash.eval.ranking import embedding_scorer, evaluate_ranking
 from recsys_hash.models import trainer
 from recsys_hash.models.retrieval import bpr_loss
 from recsys_hash.models.sampling import dedup_pairs, epoch_batches, pack_pairs
-from recsys_hash.models.trainer import LoopConfig, TrainLoop
+from recsys_hash.models.trainer import LoopConfig, TrainLoop, check_settings
 
 CHECKPOINT_KIND = "retrieval_checkpoint"
 #: TrainConfig fields a resumed run must share with the checkpoint (epochs may grow; patience is a stopping rule);
@@ -49,15 +49,12 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "eval_every", "patience", "valid_k", "eval_chunk"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)!r}")
+        check_settings(self, "TrainConfig.",
+                       ("epochs", "batch_size", "eval_every", "patience", "valid_k", "eval_chunk"))
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
         if self.reg < 0:
             raise ValueError(f"TrainConfig.reg must be >= 0, got {self.reg!r}")
-        if self.resume and not self.checkpoint:
-            raise ValueError("TrainConfig.resume needs a checkpoint path to resume from")
 
 
 @dataclass

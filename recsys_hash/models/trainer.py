@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -75,11 +75,16 @@ class LoopConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "patience", "eval_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if self.resume and not self.checkpoint:
-            raise ValueError("resume needs a checkpoint path to resume from")
+        check_settings(self, "", ("epochs", "patience", "eval_every"))
+
+
+def check_settings(cfg: Any, owner: str, counts: Sequence[str]) -> None:
+    """ValueError naming `owner` + field: each of `counts` must be >= 1; `resume` needs a `checkpoint` path."""
+    for name in counts:
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{owner}{name} must be >= 1, got {getattr(cfg, name)!r}")
+    if getattr(cfg, "resume", False) and not getattr(cfg, "checkpoint", None):
+        raise ValueError(f"{owner}resume needs a checkpoint path to resume from")
 
 
 @dataclass
