@@ -3,8 +3,9 @@ early stopping (patience counted in evaluations), best-weight snapshots, a progr
 and safetensors checkpoints with exact resume.
 
 A checkpoint holds the weights, every optimizer's state, the loop state, the weight snapshots and a `provenance`
-dict (strategy, params, remapper fingerprint, dataset counts, ...). Resuming checks the provenance field by field
-and refuses a mismatch, naming the field and both values. Shuffles come from a generator seeded by (seed, epoch),
+dict (settings, strategy, params, remapper and data fingerprints, dataset counts, ...). Its path is checked before
+the first epoch; it is written after every epoch. Resuming checks the provenance field by field and refuses a
+mismatch, naming every differing field with both values. Shuffles come from a generator seeded by (seed, epoch),
 so a resumed run continues exactly as the uninterrupted one.
 
     >>> loop = TrainLoop(LoopConfig(epochs=10, patience=2, checkpoint="ckpt.safetensors"), "ctr_checkpoint")
@@ -13,11 +14,13 @@ so a resumed run continues exactly as the uninterrupted one.
 from __future__ import annotations
 
 import json
+import os
 import random
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -25,7 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
-from recsys_hash.artifacts import load_artifact, save_artifact
+from recsys_hash.artifacts import check_target, load_artifact, read_header, save_artifact
 from recsys_hash.errors import ArtifactError
 
 Weights = dict[str, torch.Tensor]
@@ -48,7 +51,8 @@ def snapshot(model: nn.Module) -> Weights:
 
 
 def jsonable(obj: Any) -> Any:
-    """The JSON round-trip of `obj` (numpy scalars -> numbers, tuples -> lists): what a checkpoint stores."""
+    """The JSON round-trip of `obj` (numpy scalars -> numbers, tuples -> lists, key order kept): what a checkpoint
+    stores."""
     def default(o: Any) -> Any:
         if isinstance(o, np.generic):
             return o.item()
@@ -56,7 +60,7 @@ def jsonable(obj: Any) -> Any:
             return o.tolist()
         return str(o)
 
-    return json.loads(json.dumps(obj, default=default, sort_keys=True))
+    return json.loads(json.dumps(obj, default=default))
 
 
 @dataclass
@@ -71,9 +75,16 @@ class LoopConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "patience", "eval_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        check_settings(self, "", ("epochs", "patience", "eval_every"))
+
+
+def check_settings(cfg: Any, owner: str, counts: Sequence[str]) -> None:
+    """ValueError naming `owner` + field: each of `counts` must be >= 1; `resume` needs a `checkpoint` path."""
+    for name in counts:
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{owner}{name} must be >= 1, got {getattr(cfg, name)!r}")
+    if getattr(cfg, "resume", False) and not getattr(cfg, "checkpoint", None):
+        raise ValueError(f"{owner}resume needs a checkpoint path to resume from")
 
 
 @dataclass
@@ -110,8 +121,11 @@ class TrainLoop:
         """train_epoch(epoch, advance) trains one epoch (calling advance(rows) per step) and returns its stats;
         validate() returns metrics incl. `monitor` and every `track` key (metric -> "max"/"min");
         on_epoch(epoch) is called after each epoch (e.g. the audit's progress).
+        The checkpoint path is checked (`check_checkpoint_path`) before anything is trained.
         Leaves the weights of the best `monitor` evaluation loaded."""
         cfg, track = self.config, dict(track or {})
+        if cfg.checkpoint:
+            check_checkpoint_path(cfg.checkpoint, self.kind)
         provenance = jsonable(dict(provenance or {}))
         state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": 0, "bad_evals": 0, "history": [],
                                  "train_s": 0.0, "valid_s": 0.0, "stopped_early": False,
@@ -173,13 +187,48 @@ class TrainLoop:
             state["stopped_early"] = state["bad_evals"] >= self.config.patience
 
 
+def check_checkpoint_path(path: str | Path, kind: str) -> Path:
+    """Before training: `path` can be written and holds nothing but (at most) a checkpoint of `kind`."""
+    path = check_target(path, "checkpoint")
+    if path.exists():
+        try:
+            found = read_header(path).get("kind")
+        except ArtifactError:
+            found = None
+        if found != kind:
+            what = (f"holds a {found!r}, not a {kind!r}" if str(found).endswith("_checkpoint")
+                    else "exists and is not a recsys_hash checkpoint")
+            raise ArtifactError(f"checkpoint {path} {what}: refusing to overwrite it (choose another path or "
+                                "remove the file)")
+    try:                                               # the folder may exist yet be read-only
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ArtifactError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def _shown(key: str, value: Any) -> str:
+    """repr of `value` with sha256 fingerprints (fields named *sha256, at any depth) cut to 12 hex digits."""
+    def short(k: str, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {kk: short(str(kk), vv) for kk, vv in v.items()}
+        return f"{v[:12]}..." if k.endswith("sha256") and isinstance(v, str) else v
+
+    value = short(key, value)
+    return value if key.endswith("sha256") and isinstance(value, str) else repr(value)
+
+
 def check_provenance(path: str | Path, saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
-    """Raise ArtifactError naming the first field whose saved and current values differ (both JSON-normalised)."""
-    current = jsonable(dict(current))
-    for key in sorted(set(saved) | set(current)):
-        if saved.get(key) != current.get(key):
-            raise ArtifactError(f"checkpoint {path} was made with {key}={saved.get(key)!r}, but this run has "
-                                f"{key}={current.get(key)!r}; refusing to resume")
+    """Raise ArtifactError naming every field whose saved and current values differ (both JSON-normalised):
+    this run's fields in its order, then fields only the checkpoint has, fingerprints (*sha256) last."""
+    now = jsonable(dict(current))
+    keys = list(now) + [k for k in saved if k not in now]
+    keys.sort(key=lambda k: k.endswith("sha256"))          # fingerprints last: names say more than hashes
+    diff = [f"{k}={_shown(k, saved.get(k))}, not {_shown(k, now.get(k))}" for k in keys if saved.get(k) != now.get(k)]
+    if diff:
+        raise ArtifactError(f"checkpoint {path} was made with " + "; ".join(diff))
 
 
 def save_checkpoint(path: str | Path, kind: str, model: nn.Module, optimizers: Mapping[str, torch.optim.Optimizer],
@@ -205,6 +254,9 @@ def load_checkpoint(path: str | Path, kind: str, model: nn.Module, optimizers: M
                     provenance: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Weights]]:
     """Restore weights and optimizer states after checking provenance and shapes; returns (loop state, snapshots)."""
     arrays, meta = load_artifact(path, kind)
+    if "snapshots" not in meta or not isinstance(meta.get("param_groups"), dict):
+        raise ArtifactError(f"checkpoint {path} was written by an earlier trainer (before the shared training core) "
+                            "and cannot be resumed: train again without resuming")
     check_provenance(path, meta.get("provenance", {}), provenance)
     expected = model.state_dict()
     weights = {k[6:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("model.")}

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from recsys_hash.artifacts import save_artifact
 from recsys_hash.errors import ArtifactError
 from recsys_hash.ids import IdRemapper, create
 from recsys_hash.eval.ranking import embedding_scorer, evaluate_ranking, popularity_scorer
@@ -127,6 +128,7 @@ def test_checkpoint_path_problems_are_found_before_training(planted, tmp_path):
     note = tmp_path / "notes.txt"
     note.write_text("keep me")
     remapper = create("modulo", num_rows=5).fit(np.arange(9)).save(tmp_path / "r.safetensors")
+    ctr = save_artifact(tmp_path / "ctr.safetensors", "ctr_checkpoint", {"x": np.zeros(2)}, {})
     cases = [
         (note / "c.safetensors", f"cannot write checkpoint {note}/c.safetensors: {note} is not a folder"),
         (tmp_path / "no" / "c.safetensors",
@@ -134,6 +136,7 @@ def test_checkpoint_path_problems_are_found_before_training(planted, tmp_path):
         (tmp_path, f"cannot write checkpoint {tmp_path}: it is a folder"),
         (note, f"checkpoint {note} exists and is not a recsys_hash checkpoint: refusing to overwrite it"),
         (remapper, f"checkpoint {remapper} exists and is not a recsys_hash checkpoint: refusing to overwrite it"),
+        (ctr, f"checkpoint {ctr} holds a 'ctr_checkpoint', not a 'retrieval_checkpoint': refusing to overwrite it"),
     ]
     for path, message in cases:
         with pytest.raises(ArtifactError, match=f"^{message}"):
@@ -146,3 +149,40 @@ def test_checkpoint_path_problems_are_found_before_training(planted, tmp_path):
         train_bpr(net, fit, valid, TrainConfig(epochs=1, batch_size=256, checkpoint=str(ckpt), progress=False))
     with pytest.raises(ValueError, match="TrainConfig.resume needs a checkpoint path"):
         TrainConfig(resume=True)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_from_its_last_epoch_evaluated_or_not(planted, tmp_path):
+    base = dict(batch_size=128, lr=0.01, progress=False, patience=100, seed=2, eval_every=2)
+    fit, valid, straight = _setup(planted, seed=2)
+    ref = train_bpr(straight, fit, valid, TrainConfig(epochs=4, **base))
+    ckpt = tmp_path / "ckpt.safetensors"
+
+    def stop(epoch):
+        raise Interrupt(epoch)
+
+    _, _, first = _setup(planted, seed=2)
+    with pytest.raises(Interrupt):                    # killed after epoch 1, which was not evaluated
+        train_bpr(first, fit, valid, TrainConfig(epochs=4, checkpoint=str(ckpt), **base), on_epoch=stop)
+    assert ckpt.is_file()
+    _, _, resumed = _setup(planted, seed=8)
+    res = train_bpr(resumed, fit, valid, TrainConfig(epochs=4, checkpoint=str(ckpt), resume=True, **base))
+    assert res.history == ref.history and res.best_epoch == ref.best_epoch
+    for k, v in straight.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+
+
+def test_checkpoint_of_the_earlier_layout_is_refused_with_a_message(planted, tmp_path):
+    # the layout train_bpr wrote before the shared trainer core: best.* weights, one optimizer, settings in "config"
+    fit, valid, net = _setup(planted)
+    old = tmp_path / "old.safetensors"
+    save_artifact(old, "retrieval_checkpoint", {f"model.{k}": v.numpy() for k, v in net.state_dict().items()},
+                  {"state": {"epoch": 1}, "param_groups": [{"lr": 0.005}], "config": {"lr": 0.005}, "provenance": {}})
+    with pytest.raises(ArtifactError, match=rf"^checkpoint {old} was written by an earlier trainer \(before the "
+                                            r"shared training core\) and cannot be resumed: train again"):
+        train_bpr(net, fit, valid, TrainConfig(epochs=2, batch_size=256, checkpoint=str(old), resume=True,
+                                               progress=False))
+
