@@ -30,6 +30,8 @@ from recsys_hash.sequence.jagged import JaggedSeq
 
 #: L2 normalisation floor: an empty bucket (zero sum) stays zero.
 NORM_EPS = 1e-12
+#: rows hashed per block (the signatures are not differentiable; blocks only bound the working set)
+HASH_CHUNK = 4096
 
 
 class SimHash(nn.Module):
@@ -53,7 +55,10 @@ class SimHash(nn.Module):
         self.dim, self.m, self.tau, self.seed = int(dim), int(m), int(tau), int(seed)
         gen = torch.Generator().manual_seed(int(seed))
         self.register_buffer("projections", torch.randn(dim, m, generator=gen))      # persistent: saved
-        self.register_buffer("powers", 2 ** torch.arange(tau, dtype=torch.int64), persistent=False)
+        # block-diagonal [m, m/τ] of bit weights 2^j: one small product turns the m bits into m/τ signatures
+        weights = torch.zeros(m, m // tau)
+        weights[torch.arange(m), torch.arange(m) // tau] = (2.0 ** torch.arange(tau)).repeat(m // tau)
+        self.register_buffer("bit_weights", weights, persistent=False)
 
     @property
     def groups(self) -> int:
@@ -63,12 +68,21 @@ class SimHash(nn.Module):
     def buckets(self) -> int:
         return 2 ** self.tau
 
-    def codes(self, x: torch.Tensor) -> torch.Tensor:
-        """x [..., d] -> int64 [..., m/τ]: each group's signature as an integer in [0, 2^τ)."""
+    def signatures(self, x: torch.Tensor) -> torch.Tensor:
+        """x [..., d] -> [..., m/τ] in x's dtype: each group's signature, an exact integer in [0, 2^τ)."""
         if x.shape[-1] != self.dim:
             raise ValueError(f"SimHash: inputs must have dim {self.dim} in the last axis, got shape {tuple(x.shape)}")
-        bits = (x @ self.projections.to(x.dtype)) > 0
-        return (bits.reshape(*bits.shape[:-1], self.groups, self.tau).to(torch.int64) * self.powers).sum(-1)
+        proj, weights = self.projections.to(x.dtype), self.bit_weights.to(x.dtype)
+        flat = x.detach().reshape(-1, self.dim)
+        out = flat.new_empty(flat.shape[0], self.groups)
+        for start in range(0, flat.shape[0], HASH_CHUNK):      # chunks keep the bits in cache: ~2x faster on CPU
+            part = flat[start:start + HASH_CHUNK]
+            torch.mm(((part @ proj) > 0).to(x.dtype), weights, out=out[start:start + HASH_CHUNK])
+        return out.reshape(*x.shape[:-1], self.groups)
+
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """x [..., d] -> int64 [..., m/τ] signatures (for indexing bucket tables)."""
+        return self.signatures(x).to(torch.int64)
 
 
 class SDIM(nn.Module):
@@ -95,8 +109,8 @@ class SDIM(nn.Module):
             raise ValueError("SDIM: sum_values must have the same jagged layout as the hashed sequence")
         if seq.max_len == 0:
             return src.values.new_zeros(seq.batch, src.values.shape[1])
-        codes = seq.pad(self.hash.codes(seq.values), fill=-1)                  # [B, L, G]; padding never collides
-        hit = (codes == self.hash.codes(target)[:, None, :]).to(src.values.dtype)
+        sigs = seq.pad(self.hash.signatures(seq.values), fill=-1.0)            # [B, L, G]; padding never collides
+        hit = (sigs == self.hash.signatures(target)[:, None, :]).to(src.values.dtype)
         sums = torch.bmm(hit.transpose(1, 2), src.pad())                        # [B, G, d]
         return F.normalize(sums, dim=-1, eps=NORM_EPS).mean(1)
 
