@@ -15,7 +15,10 @@ signature once ([m/τ, 2^τ, d], normalised), after which `serve` costs each can
 row reads, whatever the sequence length. Training (`forward`) and serving give the same output.
 
 Decoupled SDIM: pass `sum_values` to hash one table's embeddings (DARE's attention table) while the collision sums
-read another's (the representation table).
+read another's (the representation table). Hashing is not differentiable, so on its own the attention table would
+never train; in training its gradient comes from a straight-through term (value zero): the normalised sum weighted by
+each behaviour's expected collision weight (1 - θ/π)^τ, differentiable in the attention embeddings. The forward
+value is exactly SDIM's.
 """
 from __future__ import annotations
 
@@ -112,7 +115,20 @@ class SDIM(nn.Module):
         sigs = seq.pad(self.hash.signatures(seq.values), fill=-1.0)            # [B, L, G]; padding never collides
         hit = (sigs == self.hash.signatures(target)[:, None, :]).to(src.values.dtype)
         sums = torch.bmm(hit.transpose(1, 2), src.pad())                        # [B, G, d]
-        return F.normalize(sums, dim=-1, eps=NORM_EPS).mean(1)
+        out = F.normalize(sums, dim=-1, eps=NORM_EPS).mean(1)
+        if sum_values is not None and torch.is_grad_enabled() and (seq.values.requires_grad or target.requires_grad):
+            soft = self._expected(seq, target, src)           # same value added and taken away: only its gradient
+            out = out + (soft - soft.detach())
+        return out
+
+    def _expected(self, seq: JaggedSeq, target: torch.Tensor, src: JaggedSeq) -> torch.Tensor:
+        """Decoupled SDIM's route for gradients into the hashed (attention) table, whose signatures are not
+        differentiable: the sum weighted by each behaviour's expected weight (1 - θ/π)^τ, normalised; the summed
+        values are detached (they get their gradient from the hard output)."""
+        e = seq.pad()
+        cos = torch.bmm(F.normalize(e, dim=-1), F.normalize(target, dim=-1)[:, :, None]).squeeze(-1)
+        p = (1 - torch.arccos(cos.clamp(-1 + 1e-6, 1 - 1e-6)) / torch.pi) ** self.hash.tau * seq.mask()
+        return F.normalize(torch.bmm(p[:, None, :], src.pad().detach()).squeeze(1), dim=-1, eps=NORM_EPS)
 
     def build_tables(self, history: torch.Tensor, sum_values: Optional[torch.Tensor] = None) -> torch.Tensor:
         """One user's behaviours [L, d_hash] (+ rows to sum [L, d_out]) -> normalised bucket tables [m/τ, 2^τ, d_out]."""
