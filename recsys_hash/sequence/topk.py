@@ -1,0 +1,85 @@
+"""Two-stage long-sequence attention: TWIN (one embedding table) and DARE (Feng et al., ICLR'25: decoupled
+attention and representation tables).
+
+Stage 1 (search) scores every behaviour against the target, ⟨e_att_i, t_att⟩, and keeps the top K; stage 2
+aggregates the K with softmax(score / √d_att) weights. TWIN: h = Σ w_i e_i. DARE: h = Σ w_i (e_repr_i ⊙ t_repr),
+the target-aware representation, where e_repr comes from a second table whose dimension is independent of d_att.
+
+Padding never enters: scores at padding are -inf before the top-K, and when a row has fewer than K behaviours the
+picks that fall on padding get weight 0 (a row with no behaviours gives h = 0). K larger than the longest sequence
+of the batch is allowed: every valid behaviour of a row is then kept.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from recsys_hash.sequence.attention import _check_target, masked_softmax
+from recsys_hash.sequence.jagged import JaggedSeq
+
+
+def topk_search(seq: JaggedSeq, target: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stage 1: (scores [B, k'], flat indices into seq.values [B, k'], valid bool [B, k']), k' = min(k, longest row).
+
+    Indices of invalid picks point at value 0 (or are meaningless when the batch has no values); mask with `valid`.
+    """
+    e = seq.pad()                                                                # [B, L, d_att]
+    scores = torch.bmm(e, target[:, :, None]).squeeze(-1).masked_fill(~seq.mask(), float("-inf"))
+    kk = min(int(k), seq.max_len)
+    top, pos = scores.topk(kk, dim=1)
+    valid = pos < seq.lengths[:, None]
+    flat = torch.where(valid, seq.offsets[:-1, None] + pos, torch.zeros_like(pos))
+    return top, flat, valid
+
+
+class _TopK(nn.Module):
+    def __init__(self, k: int, where: str) -> None:
+        super().__init__()
+        if int(k) < 1:
+            raise ValueError(f"{where}: k (behaviours kept by the search) must be >= 1, got {k}")
+        self.k = int(k)
+
+    def _weights(self, seq: JaggedSeq, target: torch.Tensor, d_att: int) -> tuple[torch.Tensor, torch.Tensor]:
+        top, flat, valid = topk_search(seq, target, self.k)
+        return masked_softmax(top / math.sqrt(d_att), valid), flat
+
+
+class TWIN(_TopK):
+    """TWIN-style two-stage attention on one table: forward(seq [N, d], target [B, d]) -> [B, d]."""
+
+    def __init__(self, dim: int, k: int = 20) -> None:
+        super().__init__(k, "TWIN")
+        self.dim = int(dim)
+
+    def forward(self, seq: JaggedSeq, target: torch.Tensor) -> torch.Tensor:
+        _check_target(seq, target, "TWIN")
+        if seq.max_len == 0:
+            return target.new_zeros(target.shape)
+        w, flat = self._weights(seq, target, self.dim)
+        return torch.bmm(w[:, None, :], seq.values[flat]).squeeze(1)
+
+
+class DARE(_TopK):
+    """DARE: search on the attention table, aggregate the representation table.
+
+    forward(seq_att [N, d_att], target_att [B, d_att], repr_values [N, d_repr], target_repr [B, d_repr]) -> [B, d_repr].
+    Gradients reach the attention rows only through the weights and the representation rows only through h.
+    """
+
+    def __init__(self, att_dim: int, repr_dim: int, k: int = 20) -> None:
+        super().__init__(k, "DARE")
+        self.att_dim, self.repr_dim = int(att_dim), int(repr_dim)
+
+    def forward(self, seq_att: JaggedSeq, target_att: torch.Tensor, repr_values: torch.Tensor,
+                target_repr: torch.Tensor) -> torch.Tensor:
+        _check_target(seq_att, target_att, "DARE (attention)")
+        if repr_values.shape[0] != seq_att.values.shape[0] or target_repr.shape[0] != seq_att.batch:
+            raise ValueError(f"DARE: representation values [{repr_values.shape[0]}, ...] and target "
+                             f"[{target_repr.shape[0]}, ...] must match the attention sequence "
+                             f"[{seq_att.values.shape[0]}, ...] and batch {seq_att.batch}")
+        if seq_att.max_len == 0:
+            return target_repr.new_zeros(target_repr.shape)
+        w, flat = self._weights(seq_att, target_att, self.att_dim)
+        return torch.bmm(w[:, None, :], repr_values[flat]).squeeze(1) * target_repr
