@@ -52,16 +52,17 @@ def _rows(spec: FeatureSpec, vocab: int) -> int:
 
 
 def fit_ctr_tables(data: CTRDataset, specs: Mapping[str, FeatureSpec], graph_fields: Optional[Sequence[str]] = None,
-                   cold: str = "cold_rows", seed: int = 0, cold_share: float = COLD_SHARE,
+                   cold: str = "partial_fit", seed: int = 0, cold_share: float = COLD_SHARE,
                    ) -> tuple[dict[str, Any], dict[str, Any]]:
     """feature -> fitted IdRemapper (+ a report of graph fitting). `full` owns a row for every code of the vocabulary;
     hashing/frequency strategies fit on the feature's training column; graph strategies on the graph of
     `graph_fields` over positive training rows. IDs with no positive row ("cold": on Frappe 30% of the rows, with a
     4% click rate) are placed by `cold`:
 
-        cold_rows    the clusters fill (1 - cold_share) of the feature's rows; cold IDs are hashed (seeded) into
-                     the remaining rows, which learn what never-clicked IDs look like (the default)
         partial_fit  each cold ID joins the cluster most of its co-occurring IDs in all training rows belong to
+                     (the default)
+        cold_rows    the clusters fill (1 - cold_share) of the feature's rows; cold IDs are hashed (seeded) into
+                     the remaining rows, which learn what never-clicked IDs look like
         hash         each cold ID keeps GraphHash's seeded hash row over all rows
     """
     from recsys_hash.ids import get_strategy

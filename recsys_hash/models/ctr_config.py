@@ -10,8 +10,8 @@
     params = { cluster_share = 1.0 }
     [graph]
     fields = ["user", "item"] # GraphHash's graph: co-occurrence of these two fields over positive training rows
-    cold = "cold_rows"        # IDs with no positive row: hashed into rows of their own (cold_share of the rows)
-    cold_share = 0.1          #   ("partial_fit": by their co-occurrences in all training rows; "hash": over all rows)
+    cold = "partial_fit"      # IDs with no positive row: placed by their co-occurrences in all training rows
+    cold_share = 0.1          #   ("cold_rows": hashed into cold_share of the rows, kept for them; "hash": any row)
     [train]                   # any CTRTrainConfig field (epochs, batch_size, lr, emb_lr, emb_optimizer, ...)
     epochs = 10
 
@@ -29,7 +29,7 @@ from typing import Any, Mapping, Optional, Sequence
 from recsys_hash.budget import check_budget, parse_budget
 
 MODEL_KINDS = ("dlrm", "dcn", "deepfm")
-COLD_POLICIES = ("cold_rows", "partial_fit", "hash")
+COLD_POLICIES = ("partial_fit", "cold_rows", "hash")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class CTRConfig:
     default: FeatureSpec = field(default_factory=FeatureSpec)
     features: dict[str, FeatureSpec] = field(default_factory=dict)
     graph_fields: Optional[tuple[str, str]] = None
-    cold: str = "cold_rows"
+    cold: str = "partial_fit"
     cold_share: float = 0.1
     train: dict[str, Any] = field(default_factory=dict)
 
@@ -148,7 +148,7 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> CTRConfig
         default=_spec(raw.get("default", {}), f"{where} [default]"),
         features={name: _spec(spec, f"{where} [features.{name}]") for name, spec in feats.items()},
         graph_fields=tuple(graph["fields"]) if "fields" in graph else None,
-        cold=str(graph.get("cold", "cold_rows")), cold_share=float(graph.get("cold_share", 0.1)), train=train,
+        cold=str(graph.get("cold", "partial_fit")), cold_share=float(graph.get("cold_share", 0.1)), train=train,
     )
 
 

@@ -1,4 +1,4 @@
-"""GraphHash on CTR data: IDs with no positive training row get rows of their own (cold policy "cold_rows")."""
+"""GraphHash on CTR data: where IDs with no positive training row go (cold policies partial_fit and cold_rows)."""
 import numpy as np
 import pytest
 
@@ -22,8 +22,7 @@ def _toy() -> CTRDataset:
 
 def test_cold_rows_hold_the_ids_without_a_positive_row():
     data = _toy()
-    cfg = CTRConfig(features={"item": FeatureSpec("graphhash", 5)}, cold_share=0.4)
-    assert cfg.cold == "cold_rows"                                            # the default policy
+    cfg = CTRConfig(features={"item": FeatureSpec("graphhash", 5)}, cold="cold_rows", cold_share=0.4)
     tables, report = fit_ctr_tables(data, cfg.resolve(data.features, data.vocab, GRAPH), GRAPH, cfg.cold, seed=0,
                                     cold_share=cfg.cold_share)
     rows = np.asarray(tables["item"].transform(np.arange(10)))
@@ -37,7 +36,8 @@ def test_cold_rows_hold_the_ids_without_a_positive_row():
 
 def test_partial_fit_policy_places_cold_ids_among_the_clusters():
     data = _toy()
-    cfg = CTRConfig(features={"item": FeatureSpec("graphhash", 5)}, cold="partial_fit")
+    cfg = CTRConfig(features={"item": FeatureSpec("graphhash", 5)})
+    assert cfg.cold == "partial_fit"                                          # the default policy
     tables, report = fit_ctr_tables(data, cfg.resolve(data.features, data.vocab, GRAPH), GRAPH, cfg.cold, seed=0)
     clustered = set(np.asarray(tables["item"].transform(np.arange(5))).tolist())
     assert set(np.asarray(tables["item"].transform(np.arange(5, 10))).tolist()) <= clustered
@@ -48,5 +48,5 @@ def test_cold_share_is_checked_and_read_from_toml():
     assert config_from_dict({"graph": {"cold": "cold_rows", "cold_share": 0.2}}).cold_share == 0.2
     with pytest.raises(ValueError, match=r"graph cold_share must be in \(0, 1\), got 1\.0"):
         CTRConfig(cold_share=1.0).resolve(["user", "item"], {"user": 2, "item": 2}, GRAPH)
-    with pytest.raises(ValueError, match=r"graph cold policy must be one of cold_rows, partial_fit, hash, got 'x'"):
+    with pytest.raises(ValueError, match=r"graph cold policy must be one of partial_fit, cold_rows, hash, got 'x'"):
         CTRConfig(cold="x").resolve(["user", "item"], {"user": 2, "item": 2}, GRAPH)
