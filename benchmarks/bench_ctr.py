@@ -2,13 +2,15 @@
 item rows (other fields full), seeds paired; and the cost of the MC-EBC in a DLRM training step.
 
     python benchmarks/bench_ctr.py [--datasets frappe,ml-100k] [--models dlrm,dcn] [--seeds 0,1,2,3,4]
-                                   [--strategies full,modulo,...] [--epochs 8] [--threads 1] [--json] [--out FILE]
+                                   [--strategies full,modulo,...] [--epochs 10] [--threads 1] [--json] [--out FILE]
 
-Protocol: each dataset pooled and re-split 80/10/10 with the run's seed; dim 16; Adagrad (embeddings) + AdamW
-(dense), batch 1024, early stopping on validation AUC (patience 2). Test AUC at the best validation AUC epoch; test
-logloss at its own best validation logloss epoch. `graphhash_hashcold` is GraphHash with IDs that have no positive
-training row left on their seeded hash row (no partial_fit): the cold-placement ablation. Paired differences are
-per seed (same split, same initialisation seed). `mc_train_step_ratio`: median time of one DLRM training step
+Protocol: each dataset pooled and re-split 80/10/10 with the run's seed; dim 16; the library's default training
+(`CTRTrainConfig`: Adagrad lr 0.2 with L2 1e-3 on the looked-up embeddings, AdamW 2e-3 for the dense layers, batch
+1024), at most 10 epochs, early stopping on validation AUC (patience 2). Test AUC at the best validation AUC epoch;
+test logloss at its own best validation logloss epoch. GraphHash's default cold policy places IDs with no positive
+training row by their co-occurring IDs' majority cluster ("partial_fit"); the ablations `graphhash_coldrows` (cold IDs
+hashed into 10% of the rows kept for them) and `graphhash_hashcold` (cold IDs keep a seeded hash row over all rows).
+Paired differences are per seed (same split, same initialisation seed). `mc_train_step_ratio`: median time of one DLRM training step
 (forward, backward, Adagrad/AdamW step; batch 4,096) with our MC-EBC over the same DLRM with a plain EBC fed the
 already remapped rows, same process, same tables.
 """
@@ -23,7 +25,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent
-STRATEGIES = ["full", "modulo", "double_frequency", "graphhash", "double_graphhash", "graphhash_hashcold"]
+STRATEGIES = ["full", "modulo", "double_frequency", "graphhash", "double_graphhash", "graphhash_coldrows",
+              "graphhash_hashcold"]
+#: ablation suffix -> GraphHash cold policy (IDs without a positive training row); no suffix: the default policy
+COLD_SUFFIXES = {"_coldrows": "cold_rows", "_hashcold": "hash"}
 REFERENCE = "double_frequency"
 
 
@@ -35,7 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--budget", type=float, default=0.25)
     p.add_argument("--dim", type=int, default=16)
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--patience", type=int, default=2)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--ratio-steps", type=int, default=20)
@@ -48,9 +53,11 @@ def one_run(data, model: str, strategy: str, seed: int, args) -> dict:
     from recsys_hash.models.ctr_config import CTRConfig
     from recsys_hash.models.train_ctr import CTRTrainConfig, run_ctr
 
-    cold = "hash" if strategy.endswith("_hashcold") else "partial_fit"
-    name = strategy.removesuffix("_hashcold")
-    cfg = CTRConfig(model=model, dim=args.dim, cold=cold)
+    cfg = CTRConfig(model=model, dim=args.dim)
+    name = strategy
+    for suffix, cold in COLD_SUFFIXES.items():
+        if strategy.endswith(suffix):
+            name, cfg = strategy.removesuffix(suffix), CTRConfig(model=model, dim=args.dim, cold=cold)
     if name != "full":
         cfg = cfg.with_strategy(name, args.budget, [data.user_field, data.item_field])
     res, _, _ = run_ctr(data, cfg, CTRTrainConfig(epochs=args.epochs, patience=args.patience, progress=False),
@@ -152,9 +159,16 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     runs: list[dict] = []
     ratio = None
+    from dataclasses import asdict
+
+    from recsys_hash.models.ctr_config import CTRConfig
+    from recsys_hash.models.train_ctr import CTRTrainConfig
+
+    train = {k: v for k, v in asdict(CTRTrainConfig()).items() if k in ("batch_size", "lr", "emb_lr", "emb_optimizer",
+                                                                        "weight_decay", "emb_l2", "init_std", "hidden")}
     header = {"command": "python benchmarks/bench_ctr.py " + " ".join(sys.argv[1:] if argv is None else argv),
               "budget": args.budget, "dim": args.dim, "epochs": args.epochs, "patience": args.patience,
-              "threads": args.threads}
+              "threads": args.threads, "train": train, "cold_share": CTRConfig().cold_share}
     seeds = [int(s) for s in args.seeds.split(",")]
     for ds in args.datasets.split(","):
         for seed in seeds:

@@ -11,6 +11,7 @@
     [graph]
     fields = ["user", "item"] # GraphHash's graph: co-occurrence of these two fields over positive training rows
     cold = "partial_fit"      # IDs with no positive row: placed by their co-occurrences in all training rows
+    cold_share = 0.1          #   ("cold_rows": hashed into cold_share of the rows, kept for them; "hash": any row)
     [train]                   # any CTRTrainConfig field (epochs, batch_size, lr, emb_lr, emb_optimizer, ...)
     epochs = 10
 
@@ -28,7 +29,7 @@ from typing import Any, Mapping, Optional, Sequence
 from recsys_hash.budget import check_budget, parse_budget
 
 MODEL_KINDS = ("dlrm", "dcn", "deepfm")
-COLD_POLICIES = ("partial_fit", "hash")
+COLD_POLICIES = ("partial_fit", "cold_rows", "hash")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class CTRConfig:
     features: dict[str, FeatureSpec] = field(default_factory=dict)
     graph_fields: Optional[tuple[str, str]] = None
     cold: str = "partial_fit"
+    cold_share: float = 0.1
     train: dict[str, Any] = field(default_factory=dict)
 
     def with_strategy(self, strategy: str, budget: float | int | None, names: Sequence[str],
@@ -69,6 +71,8 @@ class CTRConfig:
             raise ValueError(f"dim must be >= 1, got {self.dim}")
         if self.cold not in COLD_POLICIES:
             raise ValueError(f"graph cold policy must be one of {', '.join(COLD_POLICIES)}, got {self.cold!r}")
+        if not 0.0 < self.cold_share < 1.0:
+            raise ValueError(f"graph cold_share must be in (0, 1), got {self.cold_share!r}")
         unknown = [f for f in self.features if f not in features]
         if unknown:
             raise ValueError(f"unknown feature {unknown[0]!r} in the config; this dataset's features are: "
@@ -125,9 +129,9 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> CTRConfig
     if extra:
         raise ValueError(f"{where}: unknown key {sorted(extra)[0]!r}; valid keys: {', '.join(sorted(top))}")
     graph = raw.get("graph", {})
-    bad = set(graph) - {"fields", "cold"}
+    bad = set(graph) - {"fields", "cold", "cold_share"}
     if bad:
-        raise ValueError(f"{where}: unknown key {sorted(bad)[0]!r} in [graph]; valid keys: cold, fields")
+        raise ValueError(f"{where}: unknown key {sorted(bad)[0]!r} in [graph]; valid keys: cold, cold_share, fields")
     train = dict(raw.get("train", {}))
     from recsys_hash.models.train_ctr import CTRTrainConfig
 
@@ -144,7 +148,7 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> CTRConfig
         default=_spec(raw.get("default", {}), f"{where} [default]"),
         features={name: _spec(spec, f"{where} [features.{name}]") for name, spec in feats.items()},
         graph_fields=tuple(graph["fields"]) if "fields" in graph else None,
-        cold=str(graph.get("cold", "partial_fit")), train=train,
+        cold=str(graph.get("cold", "partial_fit")), cold_share=float(graph.get("cold_share", 0.1)), train=train,
     )
 
 

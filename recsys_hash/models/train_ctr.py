@@ -28,7 +28,12 @@ LOGLOSS_NOTE = "test logloss uses the weights of the best validation logloss epo
 
 @dataclass
 class CTRTrainConfig:
-    """Training settings; `patience` counts evaluations without a better validation AUC."""
+    """Training settings; `patience` counts evaluations without a better validation AUC.
+
+    emb_l2: L2 penalty on the embeddings each batch looks up (sum of the squared pooled vectors, averaged over the
+    batch's rows); without it Frappe overfits after 3-4 epochs. init_std: std of the normal initial embedding rows.
+    Defaults chosen on Frappe's validation split (DLRM, 3 seeds; see benchmarks/RESULTS.md).
+    """
 
     epochs: int = 10
     batch_size: int = 1024
@@ -36,6 +41,8 @@ class CTRTrainConfig:
     emb_lr: float = 0.2
     emb_optimizer: str = "adagrad"
     weight_decay: float = 1e-5
+    emb_l2: float = 1e-3
+    init_std: float = 0.01
     hidden: int = 64
     patience: int = 2
     eval_every: int = 1
@@ -48,9 +55,12 @@ class CTRTrainConfig:
         for name in ("epochs", "batch_size", "patience", "eval_every", "eval_batch", "hidden"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("lr", "emb_lr"):
+        for name in ("lr", "emb_lr", "init_std"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"train.{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("weight_decay", "emb_l2"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)!r}")
         if self.emb_optimizer not in EMB_OPTIMIZERS:
             raise ValueError(f"train.emb_optimizer must be one of {', '.join(EMB_OPTIMIZERS)}, "
                              f"got {self.emb_optimizer!r}")
@@ -91,28 +101,41 @@ def train_ctr(model: CTRModel, data: CTRDataset, cfg: CTRTrainConfig, seed: int 
     `on_epoch(epoch)` is called after each epoch (progress)."""
     optimizers = make_optimizers(model, cfg)
     n = len(data.train)
+    pooled: dict[str, Any] = {}
 
     def train_epoch(epoch: int, advance) -> dict[str, float]:
         perm = epoch_permutation(n, seed, epoch)
         total = 0.0
-        for start in range(0, n, cfg.batch_size):
-            idx = perm[start:start + cfg.batch_size]
-            dense, kjt, labels = data.batch("train", idx)
-            loss = F.binary_cross_entropy_with_logits(model(dense, kjt), labels)
-            for opt in optimizers.values():
-                opt.zero_grad(set_to_none=True)
-            loss.backward()
-            for opt in optimizers.values():
-                opt.step()
-            total += float(loss.detach()) * idx.size
-            advance(int(idx.size))
+        hook = (model.sparse.register_forward_hook(lambda _m, _i, out: pooled.__setitem__("kt", out))
+                if cfg.emb_l2 > 0 else None)
+        try:
+            for start in range(0, n, cfg.batch_size):
+                total += train_step(perm[start:start + cfg.batch_size], hook is not None)
+                advance(int(min(cfg.batch_size, n - start)))
+        finally:
+            if hook is not None:
+                hook.remove()
         return {"loss": total / n}
+
+    def train_step(idx: np.ndarray, l2: bool) -> float:
+        """One optimiser step on rows `idx`; returns the batch's summed loss (BCE + the embedding L2 term)."""
+        dense, kjt, labels = data.batch("train", idx)
+        loss = F.binary_cross_entropy_with_logits(model(dense, kjt), labels)
+        if l2:       # L2 on the embeddings this batch looked up (pooled per feature), averaged over its rows
+            loss = loss + cfg.emb_l2 * pooled.pop("kt").values().pow(2).sum() / idx.size
+        for opt in optimizers.values():
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for opt in optimizers.values():
+            opt.step()
+        return float(loss.detach()) * idx.size
 
     loop = TrainLoop(LoopConfig(epochs=cfg.epochs, patience=cfg.patience, eval_every=cfg.eval_every,
                                 checkpoint=cfg.checkpoint, resume=cfg.resume, progress=cfg.progress), CHECKPOINT_KIND)
     prov = {**dict(provenance or {}), "seed": seed,
             **{k: v for k, v in asdict(cfg).items() if k in ("batch_size", "lr", "emb_lr", "emb_optimizer",
-                                                              "weight_decay", "hidden")}}
+                                                              "weight_decay", "emb_l2", "init_std",
+                                                              "hidden")}}
     return loop.run(model, optimizers, train_epoch, lambda: evaluate_split(model, data, "valid", cfg.eval_batch),
                     monitor="auc", mode="max", track={"logloss": "min"}, provenance=prov, total_rows=n,
                     description=f"{model.kind} CTR", on_epoch=on_epoch)
@@ -145,10 +168,11 @@ def run_ctr(data: CTRDataset, config: CTRConfig, train: Optional[CTRTrainConfig]
     t0 = time.perf_counter()
     report: dict[str, Any] = {}
     if tables is None:
-        tables, report = fit_ctr_tables(data, specs, graph, config.cold, seed)
+        tables, report = fit_ctr_tables(data, specs, graph, config.cold, seed, config.cold_share)
     fit_s = time.perf_counter() - t0
     seed_everything(seed)
-    model = CTRModel(config.model, tables, dim=config.dim, n_dense=data.n_dense, hidden=train.hidden)
+    model = CTRModel(config.model, tables, dim=config.dim, n_dense=data.n_dense, hidden=train.hidden,
+                     init_std=train.init_std)
     provenance = {"dataset": data.name, "rows": {s: len(f) for s, f in data.splits().items()}, "model": config.model,
                   "dim": config.dim, "features": {f: asdict(s) for f, s in specs.items()},
                   "tables": tables_fingerprint(tables, data.vocab)}
