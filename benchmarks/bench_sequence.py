@@ -3,7 +3,8 @@ in one process, and CTR quality of every module on Amazon Beauty, ML-100K sequen
 
     python benchmarks/bench_sequence.py [--threads 1,2] [--speed-only] [--datasets amazon-beauty,ml-100k,synthetic]
                                         [--modules din,dot,sdim,twin,dare,sdim_decoupled] [--seeds 0,1,2]
-                                        [--epochs 2] [--json] [--out FILE]
+                                        [--epochs 2] [--batch-size 1024] [--patience 2] [--att-dim N]
+                                        [--max-len N] [--synthetic 3000,1000,2000] [--json] [--out FILE]
 
 Speed (CPU, fp32, d=64, m=48, τ=3, forward, random embeddings; median of --reps timed runs after a warm-up):
   serving   one user, L ∈ {1,024, 10,000} behaviours, 1,000 candidates: SDIM-BSE request = table build + all
@@ -15,8 +16,12 @@ Speed (CPU, fp32, d=64, m=48, τ=3, forward, random embeddings; median of --reps
             batch's embeddings. Search stage: the attention-table lookup of all B·L behaviours (a 100,000-row
             table), the scores and the top-20; TWIN at d=64 vs DARE at d_att=32.
   Every `*_vs_dinmlp` ratio uses DIN-MLP (straightforward); `*_vs_dinfolded` the folded one.
-Quality: `recsys-hash train-seq` settings (dim 16, d_att 8, K 20, batch 1,024, Adam 0.03 on embeddings, AdamW 1e-3,
---epochs with early stopping on valid AUC), test AUC / GAUC / logloss per dataset, module and seed.
+Quality: `recsys-hash train-seq` settings (dim 16, d_att --att-dim (default 8 = dim/2), K 20, Adam 0.03 on embeddings,
+AdamW 1e-3, --batch-size (1,024), --epochs with early stopping on valid AUC after --patience evaluations), test AUC /
+GAUC / logloss per dataset, module and seed; the summary gives mean ± std over seeds and the paired (same-seed)
+differences sdim - din, dare - twin, sdim_decoupled - sdim. DIN is trained with its folded first layer, exact (the
+same values and gradients as the straightforward MLP, tested), run on the real behaviours only. The synthetic set is
+`synthetic_seq_ctr` with --synthetic USERS,SEQ_MAX,ITEMS.
 """
 from __future__ import annotations
 
@@ -44,6 +49,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--modules", default=",".join(MODULES))
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--patience", type=int, default=2, help="evaluations without a better valid AUC before stopping")
+    p.add_argument("--att-dim", type=int, default=None, help="attention dim of dare / sdim_decoupled (None: dim//2)")
+    p.add_argument("--max-len", type=int, default=None, help="history cap (None: the dataset's default)")
+    p.add_argument("--synthetic", default="3000,1000,2000",
+                   help="USERS,SEQ_MAX,ITEMS of the planted synthetic set (lengths log-uniform in [10, SEQ_MAX])")
     p.add_argument("--out", default=str(ROOT / "results" / "bench_sequence.json"))
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
     return p.parse_args(argv)
@@ -140,7 +151,7 @@ def speed(threads: int, reps: int) -> dict:
 
 
 def quality(args) -> dict:
-    from recsys_hash.data.seq_sets import load_seq_dataset
+    from recsys_hash.data.seq_sets import load_seq_dataset, synthetic_seq_ctr
     from recsys_hash.eval.timing import torch_threads
     from recsys_hash.models.seq_ctr import SeqModelConfig
     from recsys_hash.models.train_seq import run_seq, seq_train_config
@@ -150,29 +161,44 @@ def quality(args) -> dict:
     modules = args.modules.split(",")
     for name in args.datasets.split(","):
         for seed in seeds:
-            data = load_seq_dataset(name, seed=seed)
+            if name == "synthetic":
+                users, seq_max, items = (int(x) for x in args.synthetic.split(","))
+                data = synthetic_seq_ctr(seed=seed, n_users=users, max_len=args.max_len or seq_max, n_items=items)
+            else:
+                data = load_seq_dataset(name, max_len=args.max_len, seed=seed)
             for module in modules:
                 with torch_threads(int(args.threads.split(",")[0])):
-                    res, _ = run_seq(data, SeqModelConfig(module=module, dim=16),
-                                     seq_train_config(epochs=args.epochs, batch_size=1024, emb_lr=0.03,
-                                                      progress=False), seed=seed)
-                row = {k: res[k] for k in ("dataset", "module", "seed", "auc", "gauc", "logloss", "train_s",
-                                           "epochs", "best_epoch", "max_len", "n_train")}
+                    res, _ = run_seq(data, SeqModelConfig(module=module, dim=16, att_dim=args.att_dim),
+                                     seq_train_config(epochs=args.epochs, batch_size=args.batch_size, emb_lr=0.03,
+                                                      patience=args.patience, progress=False), seed=seed)
+                row = {k: res[k] for k in ("dataset", "module", "seed", "auc", "gauc", "logloss", "valid_auc",
+                                           "train_s", "epochs", "best_epoch", "max_len", "n_train", "att_dim")}
                 runs.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
-        for module in modules:
-            aucs = [r["auc"] for r in runs if r["dataset"] == name and r["module"] == module]
-            if aucs:
-                summary.setdefault(name, {})[module] = {"auc_mean": statistics.mean(aucs), "n_seeds": len(aucs),
-                                                        "gauc_mean": statistics.mean(
-                                                            r["gauc"] for r in runs
-                                                            if r["dataset"] == name and r["module"] == module)}
-        s = summary.get(name, {})
-        for a, b, key in (("sdim", "din", "sdim_minus_din"), ("dare", "twin", "dare_minus_twin"),
-                          ("sdim_decoupled", "sdim", "sdim_decoupled_minus_sdim")):
-            if a in s and b in s:
-                s[key] = s[a]["auc_mean"] - s[b]["auc_mean"]
-    return {"runs": runs, "summary": summary, "epochs": args.epochs, "seeds": seeds}
+        summary[name] = summarise([r for r in runs if r["dataset"] == name], modules)
+    return {"runs": runs, "summary": summary, "seeds": seeds,
+            "settings": {k: getattr(args, k) for k in ("epochs", "batch_size", "patience", "att_dim", "max_len",
+                                                         "synthetic")}}
+
+
+def _mean_std(xs: list) -> dict:
+    return {"mean": statistics.mean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else 0.0, "n": len(xs)}
+
+
+def summarise(runs: list, modules: list) -> dict:
+    """Per module: test AUC / GAUC mean ± std over seeds; per goal pair: the paired (same seed) AUC difference."""
+    out: dict = {}
+    by = {(r["module"], r["seed"]): r for r in runs}
+    for module in modules:
+        rows = [r for r in runs if r["module"] == module]
+        if rows:
+            out[module] = {"auc": _mean_std([r["auc"] for r in rows]), "gauc": _mean_std([r["gauc"] for r in rows])}
+    for a, b, key in (("sdim", "din", "sdim_minus_din"), ("dare", "twin", "dare_minus_twin"),
+                      ("sdim_decoupled", "sdim", "sdim_decoupled_minus_sdim")):
+        diffs = [by[(a, s)]["auc"] - by[(b, s)]["auc"] for (m, s) in by if m == a and (b, s) in by]
+        if diffs:
+            out[key] = _mean_std(diffs)
+    return out
 
 
 def main(argv=None) -> int:

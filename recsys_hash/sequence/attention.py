@@ -61,7 +61,8 @@ class DINAttention(nn.Module):
 
     Two exact evaluations of the same parameters: `fold=False` builds the [B, L, 4d] input (the straightforward
     DIN-MLP); `fold=True` (default) folds the first layer algebraically, W·[e, t, e-t, e⊙t] =
-    e·((W1+W3) + W4 diag t)ᵀ + t·(W2-W3)ᵀ, one batched product per row instead of a 4d-wide input.
+    e·((W1+W3) + W4 diag t)ᵀ + t·(W2-W3)ᵀ, one batched product per row instead of a 4d-wide input; on a ragged batch the folded path runs on the
+    N real behaviours only (flat, no padding to the batch's longest row).
     """
 
     def __init__(self, dim: int, hidden: Sequence[int] = (80, 40), softmax: bool = False, fold: bool = True) -> None:
@@ -91,11 +92,29 @@ class DINAttention(nn.Module):
         _check_target(seq, target, "DINAttention")
         if seq.max_len == 0:
             return target.new_zeros(target.shape)
+        if self.fold and not seq.uniform:
+            return self._jagged(seq, target)
         e = seq.pad()
         scores = self.rest(self._first_layer(e, target, self.fold)).squeeze(-1)    # [B, L]
         mask = seq.mask()
         w = masked_softmax(scores, mask) if self.softmax else scores * mask
         return torch.bmm(w[:, None, :], e).squeeze(1)
+
+    def _jagged(self, seq: JaggedSeq, target: torch.Tensor) -> torch.Tensor:
+        """The folded first layer on the N real behaviours only (no [B, L_max] padding: on ragged batches such as
+        ML-100K's the padded work is several times the real one). Same parameters, same values as the padded path."""
+        rows, _ = seq._index()
+        e = seq.values
+        w1, w2, w3, w4 = self.first.weight.split(self.dim, dim=1)
+        bias = target @ (w2 - w3).T + self.first.bias                    # [B, h]
+        pre = e @ (w1 + w3).T + (e * target[rows]) @ w4.T + bias[rows]   # [N, h]
+        scores = self.rest(pre).squeeze(-1)                              # [N]
+        if self.softmax:
+            top = torch.full((seq.batch,), float("-inf"), dtype=scores.dtype).scatter_reduce(
+                0, rows, scores.detach(), "amax")
+            ex = torch.exp(scores - top[rows])
+            scores = ex / torch.zeros(seq.batch, dtype=ex.dtype).index_add(0, rows, ex)[rows]
+        return target.new_zeros(target.shape).index_add(0, rows, scores[:, None] * e)
 
     @torch.no_grad()
     def serve(self, history: torch.Tensor, candidates: torch.Tensor, chunk: int = 64) -> torch.Tensor:

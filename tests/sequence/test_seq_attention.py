@@ -42,6 +42,28 @@ def test_din_equals_a_padded_reference_folded_or_not(jagged):
         torch.testing.assert_close(din.serve(hist, target, chunk=2), din(rows, target), rtol=0, atol=1e-12)
 
 
+def test_din_flat_ragged_path_matches_the_padded_one_in_values_and_gradients(jagged):
+    # a ragged batch runs the folded DIN on the real behaviours only; softmax or not, values and every parameter's
+    # and input's gradient equal the straightforward padded MLP (fold=False)
+    for softmax in (False, True):
+        seq, target = jagged(LENGTHS, dim=6, seed=3)
+        assert not seq.uniform
+        torch.manual_seed(1)
+        din = DINAttention(6, hidden=(10, 5), softmax=softmax).double()
+        grads = []
+        for fold in (True, False):
+            din.fold = fold
+            values, tgt = seq.values.clone().requires_grad_(), target.clone().requires_grad_()
+            din.zero_grad()
+            out = din(JaggedSeq.of(values, seq.lengths), tgt)
+            (out * torch.arange(1.0, 7.0, dtype=torch.float64)).sum().backward()
+            grads.append([out.detach(), values.grad, tgt.grad, *(p.grad.clone() for p in din.parameters())])
+        for a, b in zip(*grads):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+        if softmax:        # the row without behaviours stays zero on the flat path too
+            assert torch.equal(grads[0][0][1], torch.zeros(6, dtype=torch.float64))
+
+
 def test_dot_attention_equals_a_padded_reference(jagged):
     seq, target = jagged(LENGTHS, dim=4)
     e, mask = padded(seq)
