@@ -99,6 +99,9 @@ def train_ctr(model: CTRModel, data: CTRDataset, cfg: CTRTrainConfig, seed: int 
               provenance: Optional[Mapping[str, Any]] = None, on_epoch: Optional[Callable[[int], None]] = None):
     """Train on data.train, early-stop on data.valid AUC; returns the trainer core's LoopResult.
     `on_epoch(epoch)` is called after each epoch (progress)."""
+    if cfg.emb_l2 > 0 and not hasattr(model, "sparse"):
+        raise ValueError(f"emb_l2={cfg.emb_l2} needs a model with a pooled sparse arch (`model.sparse`); "
+                         f"{type(model).__name__} has none: set emb_l2=0")
     optimizers = make_optimizers(model, cfg)
     n = len(data.train)
     pooled: dict[str, Any] = {}

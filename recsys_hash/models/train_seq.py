@@ -16,8 +16,10 @@ from recsys_hash.models.trainer import seed_everything
 
 
 def seq_train_config(**overrides: Any) -> CTRTrainConfig:
-    """CTRTrainConfig with sequence-sized defaults (batch 256, eval batch 1,024, 5 epochs, Adam 0.03 on embeddings)."""
-    base = dict(epochs=5, batch_size=256, eval_batch=1024, emb_optimizer="adam", emb_lr=0.03, lr=1e-3, patience=2)
+    """CTRTrainConfig with sequence-sized defaults (batch 256, eval batch 1,024, 5 epochs, Adam 0.03 on embeddings,
+    no embedding L2: the CTR trainer's penalty reads a pooled sparse arch the sequence model does not have)."""
+    base = dict(epochs=5, batch_size=256, eval_batch=1024, emb_optimizer="adam", emb_lr=0.03, lr=1e-3, patience=2,
+                emb_l2=0.0)
     return CTRTrainConfig(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
 
 

@@ -82,3 +82,10 @@ def test_bad_input_is_named():
         LongSeqCTR(SeqModelConfig(module="sdim", tau=5), _tables())
     with pytest.raises(ValueError, match=r"tables need an 'item' remapper"):
         LongSeqCTR(SeqModelConfig(), {"cate": _tables()["cate"]})
+
+
+def test_embedding_l2_needs_a_pooled_sparse_arch():
+    data = synthetic_seq_ctr(seed=0, n_users=40, max_len=10, n_items=30, targets_per_user=2)
+    assert seq_train_config().emb_l2 == 0.0
+    with pytest.raises(ValueError, match=r"emb_l2=0.001 needs a model with a pooled sparse arch .*LongSeqCTR has none"):
+        run_seq(data, SeqModelConfig(module="dot", dim=4), seq_train_config(epochs=1, emb_l2=1e-3, progress=False))
