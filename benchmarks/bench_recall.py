@@ -72,6 +72,9 @@ def summarise(runs: list[dict]) -> list[dict]:
                      "row_share": (rs[0]["rows_user"] + rs[0]["rows_item"]) / rs[0]["full_rows"],
                      "lr": rs[0].get("lr"), "reg": rs[0].get("reg"),
                      "best_epoch": float(np.mean([r.get("best_epoch", 0) for r in rs])),
+                     "carved_recall@20": float(np.mean([r.get("carved", {}).get("test_recall@20", np.nan)
+                                                        for r in rs])),
+                     "cluster_share": {s: c["cluster_share"] for s, c in rs[0].get("clustering", {}).items()},
                      "train_s": float(np.mean([r["train_s"] for r in rs]))})
     for row in rows:
         full = [r for r in rows if r["dataset"] == row["dataset"] and r["model"] == row["model"]

@@ -25,7 +25,7 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from recsys_hash.graph.budget import rank_rows, side_rows
+from recsys_hash.graph.budget import rank_rows, search_resolution, side_rows
 from recsys_hash.graph.clustering import GraphClustering, cluster_bipartite
 
 #: Fractions of the budget tried as cluster rows (besides the resolution-1 optimum).
@@ -161,6 +161,13 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
     users = np.flatnonzero((held.getnnz(axis=1) > 0) & (fit.getnnz(axis=1) > 0))
     if users.size > max_users:
         users = np.sort(rng.choice(users, max_users, replace=False))
+    if users.size == 0:                           # no user has a carved edge: nothing to validate on
+        final = search_resolution(b, targets, backend=backend, seed=seed)
+        share = {s: min(1.0, (final.n_user_clusters if s == "user" else final.n_item_clusters) / t)
+                 for s, t in targets.items()}
+        return replace(final, auto={"cluster_share": share, "resolution": final.resolution, "candidates": [],
+                                    "reason": "too few edges to carve a validation: all-cluster rows (share 1.0)",
+                                    "seconds": time.perf_counter() - start})
     geo = math.exp(np.mean([math.log(t) for t in targets.values()]))
 
     def count(c: GraphClustering) -> float:
