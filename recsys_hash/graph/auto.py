@@ -31,7 +31,7 @@ from recsys_hash.graph.clustering import GraphClustering, cluster_bipartite
 #: Fractions of the budget tried as cluster rows (besides the resolution-1 optimum).
 AUTO_SHARES = (0.1, 0.25, 0.5, 1.0)
 #: Share of training edges carved for the choice, users scored, top-K of the score, rank of the scorer.
-AUTO_HOLDOUT, AUTO_USERS, AUTO_K, AUTO_RANK = 0.1, 2000, 20, 32
+AUTO_HOLDOUT, AUTO_USERS, AUTO_K, AUTO_RANK = 0.1, 2000, 20, 64
 
 
 def carve_edges(b: sp.csr_matrix, fraction: float, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -59,9 +59,14 @@ def _rows(clustering: GraphClustering, b: sp.csr_matrix, targets: dict[str, int]
     return out
 
 
-def _fill(rows: np.ndarray, n_rows: int) -> np.ndarray:
-    """Isolated IDs (-1) get a spare row index n_rows (an extra, empty row) so matrices stay well-formed."""
-    return np.where(rows >= 0, rows, n_rows)
+def _spread(rows: np.ndarray, seed: int, salt: int) -> np.ndarray:
+    """Isolated IDs (-1) take a seeded uniform row, as the remapper hashes them: a cold ID on a hot ID's private
+    row shares its score, which the validation must see."""
+    out = rows.copy()
+    cold = np.flatnonzero(out < 0)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), salt]))
+    out[cold] = rng.integers(0, int(rows.max()) + 1, cold.size)
+    return out
 
 
 def score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray,
@@ -71,24 +76,24 @@ def score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, i
     Scores live on (user row, item row) pairs as a compressed model's do; items sharing a row tie, and a tied row
     straddling the k-th place counts by the fraction of its unmasked items that fits (random tie breaking).
     """
-    n_ur, n_ir = int(user_rows.max()) + 2, int(item_rows.max()) + 2
-    pu = sp.csr_matrix((np.ones(user_rows.size), (np.arange(user_rows.size), _fill(user_rows, n_ur - 1))),
-                       shape=(user_rows.size, n_ur))
-    pi = sp.csr_matrix((np.ones(item_rows.size), (np.arange(item_rows.size), _fill(item_rows, n_ir - 1))),
-                       shape=(item_rows.size, n_ir))
+    user_rows, item_rows = _spread(user_rows, seed, 0xC01D), _spread(item_rows, seed, 0xC01E)
+    n_ur, n_ir = int(user_rows.max()) + 1, int(item_rows.max()) + 1
+    pu = sp.csr_matrix((np.ones(user_rows.size), (np.arange(user_rows.size), user_rows)), shape=(user_rows.size, n_ur))
+    pi = sp.csr_matrix((np.ones(item_rows.size), (np.arange(item_rows.size), item_rows)), shape=(item_rows.size, n_ir))
     comp = (pu.T @ fit @ pi).tocsr()                               # [user rows, item rows] edge weights
     du = np.asarray(comp.sum(axis=1)).ravel()
     di = np.asarray(comp.sum(axis=0)).ravel()
     norm = sp.diags(1.0 / np.sqrt(np.maximum(du, 1e-12))) @ comp @ sp.diags(1.0 / np.sqrt(np.maximum(di, 1e-12)))
+    norm = norm.tocsr()
+    ru = user_rows[users]
     r = max(1, min(rank, min(norm.shape) - 1))
-    v = _top_right_vectors(norm.tocsr(), r, seed)                  # [n_ir, r]
-    ru = _fill(user_rows[users], n_ur - 1)
-    size = np.bincount(_fill(item_rows, n_ir - 1), minlength=n_ir).astype(np.float64)
+    v = _top_right_vectors(norm, r, seed)                          # [n_ir, r]
+    recon = np.asarray((norm[ru] @ v) @ v.T)                       # [n_users_scored, n_ir]
+    size = np.bincount(item_rows, minlength=n_ir).astype(np.float64)
     # per-item score of a row: its reconstructed weight over its items (BPR ranks items, not rows)
-    scores = np.asarray((norm[ru] @ v) @ v.T) * (np.sqrt(di) / np.maximum(size, 1.0))[None, :]
+    scores = recon * (np.sqrt(di) / np.maximum(size, 1.0))[None, :]
     hits_by_row = (held[users] @ pi).toarray()
     avail = size[None, :] - _binary_count(fit[users], pi)            # the user's training items are masked
-    scores[:, n_ir - 1] = -np.inf                                   # the isolated catch-all row is never ranked
     scores[avail <= 0] = -np.inf
     n_held = np.asarray(held[users].getnnz(axis=1)).ravel()
     top = min(k, n_ir)
