@@ -53,6 +53,11 @@ class RetrievalEvaluator:
         #: strategy -> its parameters (`--param`); `on_epoch(epoch)` is called after every training epoch.
         self.params, self.on_epoch = dict(params or {}), on_epoch
         self._last: Optional[tuple] = None        # (tables, strategy, budget, seed) of the last `fit_tables`
+        from recsys_hash.ids import create
+
+        for name, given in self.params.items():      # a bad value is an error now, not after the first cells
+            if given:
+                create(name, num_rows=2, **given)
 
     @property
     def epochs_per_cell(self) -> int:
