@@ -31,7 +31,7 @@ from recsys_hash.graph.clustering import GraphClustering, cluster_bipartite
 #: Fractions of the budget tried as cluster rows (besides the resolution-1 optimum).
 AUTO_SHARES = (0.1, 0.25, 0.5, 1.0)
 #: Share of training edges carved for the choice, users scored, top-K of the score, rank of the scorer.
-AUTO_HOLDOUT, AUTO_USERS, AUTO_K, AUTO_RANK = 0.1, 2000, 20, 64
+AUTO_HOLDOUT, AUTO_USERS, AUTO_K, AUTO_RANK = 0.1, 2000, 20, 32
 
 
 def carve_edges(b: sp.csr_matrix, fraction: float, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
