@@ -5,7 +5,8 @@
 Gowalla train graph (RECSYS_HASH_DATA): our fit at resolution 200 (graph build + clustering + row tables, both
 sides) against `Louvain(resolution=200).fit(B, force_bipartite=True)` in the same process, alternating, best of
 --repeats; Barber modularity of both. Then a budget-exact fit at 25% of each side's IDs, timed against one Louvain
-run. Synthetic planted graphs of --sizes edges: each fit runs in a fresh child process that loads the saved
+run, and the default fit (automatic cluster share) at 25%, timed against one plain Louvain run at
+--resolution (`auto_fit_ratio`; the goal is <= 10). Synthetic planted graphs of --sizes edges: each fit runs in a fresh child process that loads the saved
 graph, so its peak RSS covers the graph and the fit only. Writes --out (default benchmarks/results/bench_graphhash.json;
 give each size its own file, e.g. --out benchmarks/results/bench_graphhash_10m.json for --sizes 1e7).
 """
@@ -92,7 +93,7 @@ def gowalla(args) -> dict:
     budget_t = []
     for _ in range(args.repeats):
         t = time.perf_counter()
-        sides = GraphHash.fit_sides(train, {"user": 0.25, "item": 0.25})
+        sides = GraphHash.fit_sides(train, {"user": 0.25, "item": 0.25}, cluster_share=1.0)
         budget_t.append(time.perf_counter() - t)
     want = [round(0.25 * train.n_users), round(0.25 * train.n_items)]
     got = [int(np.unique(sides[s].transform(np.arange(n))).size) for s, n in
@@ -107,8 +108,27 @@ def gowalla(args) -> dict:
     out["budget_ratio_vs_one_run"] = out["budget_fit_s"] / out["one_run_s"]
     log(f"gowalla 25% budget: exact={out['budget_exact']} rows {got} in {out['budget_fit_s']:.2f}s "
         f"({len(tries)} Louvain runs; {out['budget_ratio_vs_one_run']:.2f}x one run)")
+    out.update(auto_fit(train, args.repeats, out["sknetwork_s"]))
     if args.leiden:
         out["leiden"] = leiden(b, r)
+    return out
+
+
+def auto_fit(train, repeats: int, plain_s: float, budget: float = 0.25) -> dict:
+    """The default fit (cluster_share="auto") at `budget` of each side: wall time over one plain Louvain run."""
+    from recsys_hash.ids.graphhash import GraphHash
+
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        sides = GraphHash.fit_sides(train, {"user": budget, "item": budget})
+        times.append(time.perf_counter() - t)
+    auto = sides["user"].clustering_summary_["auto"]
+    out = {"auto_budget": budget, "auto_fit_s": min(times), "auto_fit_ratio": min(times) / plain_s,
+           "auto_cluster_share": auto["cluster_share"], "auto_resolution": auto["resolution"],
+           "auto_louvain_runs": auto["louvain_runs"], "auto_candidates": auto["candidates"]}
+    log(f"gowalla {budget:.0%} default (auto) fit: {out['auto_fit_s']:.2f}s = {out['auto_fit_ratio']:.2f}x one "
+        f"plain Louvain run; share {auto['cluster_share']} at r={auto['resolution']} ({auto['louvain_runs']} runs)")
     return out
 
 

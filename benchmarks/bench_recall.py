@@ -72,6 +72,9 @@ def summarise(runs: list[dict]) -> list[dict]:
                      "row_share": (rs[0]["rows_user"] + rs[0]["rows_item"]) / rs[0]["full_rows"],
                      "lr": rs[0].get("lr"), "reg": rs[0].get("reg"),
                      "best_epoch": float(np.mean([r.get("best_epoch", 0) for r in rs])),
+                     "carved_recall@20": float(np.mean([r.get("carved", {}).get("test_recall@20", np.nan)
+                                                        for r in rs])),
+                     "cluster_share": {s: c["cluster_share"] for s, c in rs[0].get("clustering", {}).items()},
                      "train_s": float(np.mean([r["train_s"] for r in rs]))})
     for row in rows:
         full = [r for r in rows if r["dataset"] == row["dataset"] and r["model"] == row["model"]
@@ -85,23 +88,36 @@ def summarise(runs: list[dict]) -> list[dict]:
                 best = max(base, key=lambda r: r["recall@20"])
                 row["best_hashing"] = best["strategy"]
                 row["gain_over_best_hashing"] = row["recall@20"] / best["recall@20"] - 1 if best["recall@20"] else None
+        if row["strategy"] in ("graphhash", "double_graphhash"):          # the default: automatic cluster share
+            fixed = [r for r in rows if r["dataset"] == row["dataset"] and r["model"] == row["model"]
+                     and r["budget"] == row["budget"] and strategy_spec(r["strategy"])[0] == row["strategy"]
+                     and "cluster_share" in strategy_spec(r["strategy"])[1]]
+            if fixed:
+                oracle = max(fixed, key=lambda r: r["recall@20"])
+                row["oracle"] = oracle["strategy"]
+                row["vs_oracle"] = row["recall@20"] / oracle["recall@20"] if oracle["recall@20"] else None
     return sorted(rows, key=lambda r: (r["dataset"], r["model"], str(r["budget"]), -r["recall@20"]))
 
 
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = [f"### Recall benchmark ({meta['note']})", "",
              "| dataset | model | strategy | budget | rows (user+item) | Recall@20 | NDCG@20 | share of full | "
-             "gain vs best hashing | lr / reg | best epoch | train s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "gain vs best hashing | vs best fixed cluster_share | chosen cluster_share (user/item) | carved Recall@20 | "
+             "lr / reg | best epoch | train s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         share = f"{r['share_of_full']:.2f}" if r.get("share_of_full") is not None else "-"
         gain = (f"{r['gain_over_best_hashing']:+.0%} ({r['best_hashing']})"
                 if r.get("gain_over_best_hashing") is not None else "-")
+        oracle = f"{r['vs_oracle']:.2f}x ({r['oracle']})" if r.get("vs_oracle") is not None else "-"
+        cs = r.get("cluster_share") or {}
+        chosen = f"{cs['user']:.2f} / {cs['item']:.2f}" if {"user", "item"} <= set(cs) else "-"
         lines.append(
             f"| {r['dataset']} | {r['model']} | {r['strategy']} | {r['budget'] if r['budget'] is not None else '-'} | "
             f"{r['rows_user']}+{r['rows_item']} ({r['row_share']:.0%}) | "
             f"{r['recall@20']:.4f} ± {r['recall@20_std']:.4f} | {r['ndcg@20']:.4f} ± {r['ndcg@20_std']:.4f} | "
-            f"{share} | {gain} | {r['lr']} / {r['reg']} | {r['best_epoch']:.1f} | {r['train_s']:.0f} |")
+            f"{share} | {gain} | {oracle} | {chosen} | {r['carved_recall@20']:.4f} | "
+            f"{r['lr']} / {r['reg']} | {r['best_epoch']:.1f} | {r['train_s']:.0f} |")
     return "\n".join(lines) + "\n"
 
 

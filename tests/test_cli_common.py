@@ -210,9 +210,10 @@ def test_evaluator_reports_every_epoch(folder):
 
     seen = []
     ev = make_evaluator(None, folder, epochs=3, on_epoch=seen.append)
-    ev.evaluate(ev.fit_tables("modulo", 0.5, 0), dim=4, seed=0)
-    assert seen == [1, 2, 3]     # patience 3 cannot stop a 3-epoch run early
-    assert ev.epochs_per_cell == 3
+    res = ev.evaluate(ev.fit_tables("modulo", 0.5, 0), dim=4, seed=0)
+    # patience 3 cannot stop a 3-epoch run early; then the final model retrains for the best epoch count
+    assert seen == [1, 2, 3] + list(range(1, res["best_epoch"] + 1))
+    assert ev.epochs_per_cell == 6
 
 
 # ------------------------------------------------------------------ item 6: no noise

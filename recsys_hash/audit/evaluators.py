@@ -52,33 +52,50 @@ class RetrievalEvaluator:
         self.config = TrainConfig(epochs=check_epochs(epochs), batch_size=batch_size, patience=patience, progress=False)
         #: strategy -> its parameters (`--param`); `on_epoch(epoch)` is called after every training epoch.
         self.params, self.on_epoch = dict(params or {}), on_epoch
+        self._last: Optional[tuple] = None        # (tables, strategy, budget, seed) of the last `fit_tables`
+        from recsys_hash.ids import create
+
+        for name, given in self.params.items():      # a bad value is an error now, not after the first cells
+            if given:
+                create(name, num_rows=2, **given)
 
     @property
     def epochs_per_cell(self) -> int:
-        """Most epochs one (strategy, budget, seed) trains: max epochs x the lr x reg grid (progress totals)."""
-        return self.config.epochs * len(self.lrs) * len(self.regs)
+        """Most epochs one (strategy, budget, seed) trains: max epochs x (the lr x reg grid + the final retrain on
+        the whole training set) (progress totals)."""
+        return self.config.epochs * (len(self.lrs) * len(self.regs) + int(self.split.carved))
 
     def vocab(self) -> dict[str, int]:
         return {"user": self.data.n_users, "item": self.data.n_items}
 
     def fit_tables(self, strategy: str, budget: float, seed: int) -> dict[str, Any]:
+        """The final tables: fitted on the whole training set (what the audit measures and the quality reports)."""
         from recsys_hash.models.experiment import fit_strategy
 
-        return fit_strategy(strategy, self.split.fit, budget, seed, **self.params.get(strategy, {}))
+        tables = fit_strategy(strategy, self.split.known, budget, seed, **self.params.get(strategy, {}))
+        self._last = (tables, strategy, budget, seed)
+        return tables
 
     def side_counts(self, side: str) -> tuple[np.ndarray, np.ndarray]:
         n = self.vocab()[side]
-        col = self.split.fit.user if side == "user" else self.split.fit.item
+        col = self.split.known.user if side == "user" else self.split.known.item
         return np.arange(n, dtype=np.int64), np.bincount(col, minlength=n)
 
     def evaluate(self, tables: dict[str, Any], dim: int, seed: int) -> dict[str, Any]:
-        from recsys_hash.models.experiment import run_recall
+        """Tune lr x reg and the epoch count on the carved validation (the strategy refitted on the carved
+        training pairs), then retrain on the whole training set over `tables` and test that model.
+        Tables that `fit_tables` did not make last are used for tuning as well."""
+        from recsys_hash.models.experiment import fit_strategy, run_recall
 
+        last, tuning = self._last, tables
+        if last is not None and last[0] is tables and self.split.carved:
+            _, strategy, budget, fit_seed = last
+            tuning = fit_strategy(strategy, self.split.fit, budget, fit_seed, **self.params.get(strategy, {}))
         res = run_recall(self.data, model=self.model, strategy="audit", seed=seed, dim=dim, lrs=self.lrs,
-                         regs=self.regs, config=replace(self.config, seed=seed), split=self.split, remappers=tables,
-                         on_epoch=self.on_epoch)
-        keep = ("recall@20", "ndcg@20", "train_s", "eval_s", "lr", "reg", "best_epoch")
-        return {k: res[k] for k in keep}
+                         regs=self.regs, config=replace(self.config, seed=seed), split=self.split, remappers=tuning,
+                         final_remappers=tables, on_epoch=self.on_epoch)
+        keep = ("recall@20", "ndcg@20", "train_s", "eval_s", "lr", "reg", "best_epoch", "carved", "clustering")
+        return {k: res[k] for k in keep if k in res}
 
     def floor(self) -> dict[str, Any]:
         from recsys_hash.models.experiment import run_recall

@@ -22,7 +22,7 @@ from recsys_hash.graph.clustering import GraphClustering, cluster_bipartite
 
 
 
-def _rank_rows(labels: np.ndarray) -> np.ndarray:
+def rank_rows(labels: np.ndarray) -> np.ndarray:
     """Side labels (-1 = none) -> compact rows 0..k-1 in label order; -1 stays -1."""
     rows = np.full(labels.shape, -1, dtype=np.int64)
     keep = labels >= 0
@@ -89,7 +89,7 @@ def side_rows(labels: np.ndarray, b_side: sp.csr_matrix, other_labels: np.ndarra
     labels: joint cluster labels of this side; b_side: CSR [n_side, n_other]; other_labels: labels [n_other];
     prior: optional ordering key [n_side] used when splitting (see `_split`).
     """
-    rows = _rank_rows(labels)
+    rows = rank_rows(labels)
     if target is None:
         return rows
     degree = np.asarray(b_side.sum(axis=1)).ravel()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,6 +39,7 @@ class GraphClustering:
     seconds: float
     seed: int = 0
     tries: list[dict[str, Any]] = field(default_factory=list)
+    auto: Optional[dict[str, Any]] = None          # the automatic cluster-share choice that produced it, if any
 
     @property
     def n_clusters(self) -> int:
@@ -59,6 +60,7 @@ class GraphClustering:
             "modularity": float(self.modularity), "modularity_at_resolution": float(self.modularity_at_resolution),
             "n_clusters": self.n_clusters, "n_user_clusters": self.n_user_clusters,
             "n_item_clusters": self.n_item_clusters, "seconds": float(self.seconds), "tries": list(self.tries),
+            **({"auto": self.auto} if self.auto is not None else {}),
         }
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from recsys_hash.errors import InvalidIdError
 from recsys_hash.graph.biadjacency import build_biadjacency
+from recsys_hash.graph.auto import choose_clustering
 from recsys_hash.graph.budget import resolve_budget, search_resolution, side_rows
 from recsys_hash.graph.clustering import BACKENDS, GraphClustering, cluster_bipartite
 from recsys_hash.graph.incremental import majority_vote, match_rows
@@ -28,6 +29,8 @@ from recsys_hash.ids.registry import register
 from recsys_hash.ids.validate import check_int, check_number
 
 SIDES = ("user", "item")
+#: `cluster_share` value that chooses the share on the training graph (the default).
+AUTO = "auto"
 
 
 def _other(side: str) -> str:
@@ -50,12 +53,14 @@ class GraphHash(IdRemapper):
         backend: "sknetwork" (default) or "networkx" (reference, small graphs).
         binarize: count duplicate interaction pairs once instead of summing them as weights.
         weights: None (each interaction weighs 1) or "rating" (use the interactions' ratings).
-        cluster_share: with a budget, the share of each side's rows the resolution search fills with clusters; the
-            remaining rows (and any shortfall of Louvain) become private rows of the highest-degree IDs (hot IDs
-            learn their own embedding, the tail shares its cluster's). Dataset-dependent, measured with MF-BPR at a
-            25% budget: on ml-1m 0.25 gives Recall@20 0.172 vs 0.085 with 1.0 (high resolutions give near-random
-            clusters there); on gowalla 0.25 gives 0.073 vs 0.093 with 1.0. Default 1.0 (the paper's all-cluster
-            rows); see benchmarks/RESULTS.md.
+        cluster_share: with a budget, the share of each side's rows filled with clusters; the remaining rows (and
+            any shortfall of Louvain) become private rows of the highest-degree IDs (hot IDs learn their own
+            embedding, the tail shares its cluster's). "auto" (default) chooses it on the training graph alone
+            (`graph.auto.choose_clustering`: a few Louvain runs on 90% of the edges, each scored by the Recall@20 a
+            rank-32 scorer over its rows gets on the other 10%; chosen share, resolution and scores in
+            `clustering_summary_["auto"]`). A number in (0, 1] fixes it: measured with MF-BPR at 25%, 0.25 suits
+            ml-1m (dense: high resolutions give near-random clusters), 1.0 (the paper's all-cluster rows) suits
+            gowalla; see benchmarks/RESULTS.md. `resolution` is then the start of the budget search.
         max_search_runs / search_tol: Louvain runs allowed and relative count tolerance of the budget search.
         seed: seeds Louvain and the hash fallback.
     """
@@ -66,7 +71,7 @@ class GraphHash(IdRemapper):
 
     def __init__(self, num_rows: Union[int, float, None] = None, *, resolution: Optional[float] = None,
                  backend: str = "sknetwork", binarize: bool = False, weights: Optional[str] = None,
-                 cluster_share: float = 1.0, max_search_runs: int = 3, search_tol: float = 0.1, seed: int = 0,
+                 cluster_share: Union[float, str] = "auto", max_search_runs: int = 3, search_tol: float = 0.1, seed: int = 0,
                  input_hash_size: Optional[int] = None):
         fraction = isinstance(num_rows, (float, np.floating))
         if fraction and not (0.0 < num_rows <= 1.0):
@@ -81,14 +86,18 @@ class GraphHash(IdRemapper):
             raise ValueError(f"{self.name}: weights must be None or 'rating', got {weights!r}")
         if not isinstance(binarize, (bool, np.bool_)):
             raise ValueError(f"{self.name}: binarize must be True or False, got {binarize!r}")
-        cluster_share = check_number(self.name, "cluster_share", cluster_share, 0.0, 1.0, lo_open=True)
+        if not (isinstance(cluster_share, str) and cluster_share == AUTO):
+            if isinstance(cluster_share, str):
+                raise ValueError(f"{self.name}: cluster_share must be 'auto' or a number in (0, 1], "
+                                 f"got {cluster_share!r}")
+            cluster_share = float(check_number(self.name, "cluster_share", cluster_share, 0.0, 1.0, lo_open=True))
         max_search_runs = check_int(self.name, "max_search_runs", max_search_runs)
         search_tol = check_number(self.name, "search_tol", search_tol, 0.0, 1.0, lo_open=True)
         self.resolution = None if resolution is None else float(resolution)
         self.backend = backend
         self.binarize = bool(binarize)
         self.weights = weights
-        self.cluster_share = float(cluster_share)
+        self.cluster_share = cluster_share
         self.max_search_runs = int(max_search_runs)
         self.search_tol = float(search_tol)
         self.side_: Optional[str] = None
@@ -202,6 +211,13 @@ class GraphHash(IdRemapper):
             out[~inside] = universal_hash(keys[~inside], *self._hash[0], self.num_rows_)
         return out
 
+    def stats(self, ids: Any = None) -> dict[str, float]:
+        """Collision statistics plus the clustering's choice for this side: `cluster_share` (cluster rows over
+        the side's rows; the rest are private rows of hot IDs) and the Louvain `resolution`."""
+        out = super().stats(ids)
+        out.update(cluster_share=float(self.cluster_share_), resolution=float(self.clustering_summary_["resolution"]))
+        return out
+
     def serving_arrays(self) -> dict[str, np.ndarray]:
         """Serving needs the ID -> row table only; labels and flags are kept for partial_fit / refit."""
         self._check_fitted("serving_arrays")
@@ -219,6 +235,7 @@ class GraphHash(IdRemapper):
         self.label_rows_ = arrays["label_rows"].astype(np.int64)
         self.side_ = extra["side"]
         self.clustering_summary_ = extra["clustering"]
+        self.cluster_share_ = float(self.clustering_summary_.get("cluster_share", 1.0))
         self._spec = None
         if self.side_ not in SIDES or self.rows_.shape != self.known_.shape or (
             self.rows_.size and (self.rows_.min() < 0 or self.rows_.max() >= self.num_rows_)
@@ -233,6 +250,10 @@ class GraphHash(IdRemapper):
     def _graph(self, interactions: Any, where: str):
         if interactions is None:
             raise ValueError(f"{where}: needs interactions=...")
+        for side in SIDES:
+            if _vocab(interactions, side) == 1:
+                raise ValueError(f"{where}: the {side} side has a single ID; there is nothing to share rows between "
+                                 f"(use strategy 'full')")
         return build_biadjacency(interactions, weights=self.weights, binarize=self.binarize, where=where)
 
     @staticmethod
@@ -240,9 +261,12 @@ class GraphHash(IdRemapper):
         return graph if side == "user" else graph.T.tocsr()
 
     def _cluster(self, graph, targets: dict[str, Optional[int]]) -> GraphClustering:
-        wanted = {s: max(1, int(round(t * self.cluster_share))) for s, t in targets.items() if t is not None}
-        if not wanted:
+        if all(t is None for t in targets.values()):
             return cluster_bipartite(graph, self.resolution or 1.0, backend=self.backend, seed=self.seed)
+        if self.cluster_share == AUTO:
+            wanted = {s: t for s, t in targets.items() if t is not None}
+            return choose_clustering(graph, wanted, backend=self.backend, seed=self.seed)
+        wanted = {s: max(1, int(round(t * self.cluster_share))) for s, t in targets.items() if t is not None}
         return search_resolution(graph, wanted, start=self.resolution, backend=self.backend, seed=self.seed,
                                  max_runs=self.max_search_runs, tol=self.search_tol)
 
@@ -262,7 +286,10 @@ class GraphHash(IdRemapper):
         self.rows_ = rows
         self._spec = None
         self._update_label_rows()
-        self.clustering_summary_ = dict(clustering.summary(), side_rows=self.num_rows_, target_rows=target)
+        n_side = clustering.n_user_clusters if side == "user" else clustering.n_item_clusters
+        self.cluster_share_ = min(1.0, n_side / target) if target else 1.0
+        self.clustering_summary_ = dict(clustering.summary(), side_rows=self.num_rows_, target_rows=target,
+                                        cluster_share=self.cluster_share_)
 
     def _update_label_rows(self) -> None:
         """label_rows_[label] = the row most of this side's members of that joint cluster sit on (-1: none)."""

@@ -5,6 +5,9 @@ validation Recall@20. When the dataset has no validation split (the LightGCN lin
 carved from each user's training items (`valid_fraction`, seeded); the model and the strategy then see
 only the remaining training pairs, and the test ranking masks every known pair (train + validation).
 Every strategy gets the same grid; the best (lr, reg) on validation is kept and reported.
+With a carved validation split, the reported model is then retrained on the WHOLE training set (remapper refitted
+on it too) with the chosen (lr, reg) for exactly the best epoch count; the tuned model's figures stay in the JSON
+under `carved` (its validation and test Recall/NDCG).
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ class Split:
     known: Interactions
     test: Interactions
     valid_source: str
+    carved: bool = False          # validation carved from training: the final model retrains on `known`
 
 
 def make_split(data: InteractionDataset, valid_fraction: float = 0.1, seed: int = 0) -> Split:
@@ -45,7 +49,8 @@ def make_split(data: InteractionDataset, valid_fraction: float = 0.1, seed: int 
         return Split(data.train, data.valid, known, data.test, "dataset validation split")
     fit, valid = carve_validation(data.train, valid_fraction, seed)
     return Split(fit, valid, data.train, data.test,
-                 f"carved: {valid_fraction:.0%} of each user's training items (seed {seed}); trained on the rest")
+                 f"carved: {valid_fraction:.0%} of each user's training items (seed {seed}); tuned on the rest, "
+                 "final model retrained on all training pairs", carved=True)
 
 
 def _concat(a: Interactions, b: Interactions) -> Interactions:
@@ -73,10 +78,14 @@ def run_recall(data: InteractionDataset, model: str = "mf", strategy: str = "ful
                lrs: Sequence[float] = (5e-3,), regs: Sequence[float] = (1e-4,), config: Optional[TrainConfig] = None,
                valid_fraction: float = 0.1, strategy_params: Optional[dict] = None,
                split: Optional[Split] = None, remappers: Optional[dict[str, Any]] = None,
+               final_remappers: Optional[dict[str, Any]] = None, retrain: bool = True,
                on_epoch: Optional[Callable[[int], None]] = None) -> dict[str, Any]:
     """Train and test one (model, strategy, budget, seed); returns the JSON-ready result (see CLI docs).
 
     `remappers` (side -> fitted IdRemapper) skips fitting: the audit fits and measures them itself.
+    With a carved split and `retrain`, the final model is trained on all training pairs (`split.known`) for the
+    best epoch count, over `final_remappers` (default: the strategy refitted on `split.known`; the given
+    `remappers` when the strategy cannot be refitted, i.e. `remappers` came without `final_remappers`).
     Checkpoint paths are checked before anything is fitted; a checkpoint records strategy, parameters, budget,
     dataset and remapper fingerprints, and resuming refuses one made by another run.
     `on_epoch(epoch)` is called after every training epoch of every grid point (progress).
@@ -103,6 +112,7 @@ def run_recall(data: InteractionDataset, model: str = "mf", strategy: str = "ful
                    eval_s=res.eval_s, **res.metrics, **_counts(res))
         return out
     t0 = time.perf_counter()
+    remappers_given = remappers is not None
     if remappers is None:
         remappers = fit_strategy(strategy, split.fit, budget, seed, **(strategy_params or {}))
     fit_s = time.perf_counter() - t0
@@ -120,20 +130,69 @@ def run_recall(data: InteractionDataset, model: str = "mf", strategy: str = "ful
         if best is None or res.best_valid > best[0].best_valid:
             best = (res, net, lr, reg)
     res, net, lr, reg = best
-    net.eval()
-    with torch.no_grad():
-        users, items = net.final_embeddings()
-    test = evaluate_ranking(embedding_scorer(users, items), split.known, split.test, ks, chunk_size=cfg.eval_chunk)
+    test = _test(net, split, ks, cfg)
+    carved = {"valid_recall@20": res.best_valid, **{f"test_{k}": v for k, v in test.metrics.items()}}
+    tuned_clustering = _clustering(remappers)
+    final_s = 0.0
+    if retrain and split.carved:
+        t0 = time.perf_counter()
+        if final_remappers is None:
+            final_remappers = remappers if remappers_given else fit_strategy(strategy, split.known, budget, seed,
+                                                                   **(strategy_params or {}))
+        epochs = max(res.best_epoch, 1)
+        net = build_model(model, final_remappers, split.known, dim=dim, layers=layers, seed=seed)
+        final_cfg = replace(cfg, lr=lr, reg=reg, epochs=epochs, eval_every=epochs, checkpoint=None, resume=False)
+        # one evaluation, after the last epoch, on a pair outside training: its weights are the ones kept
+        train_bpr(net, split.known, _outside_pair(split.known), final_cfg, provenance, on_epoch=on_epoch)
+        final_s = time.perf_counter() - t0
+        test = _test(net, split, ks, cfg)
+        remappers = final_remappers
     emb = net.emb
     out.update(
         strategy=strategy, budget=budget, dim=dim, rows_user=emb.table_rows["user"], rows_item=emb.table_rows["item"],
         rows_per_id={s: emb.rows_per_id[s] for s in emb.sides}, params=emb.num_parameters(),
         lr=lr, reg=reg, best_epoch=res.best_epoch, epochs_run=res.epochs_run, stopped_early=res.stopped_early,
-        valid_recall=res.best_valid, fit_s=fit_s, train_s=sum(t["train_s"] for t in trials),
+        valid_recall=res.best_valid, fit_s=fit_s, train_s=sum(t["train_s"] for t in trials) + final_s,
+        final_train_s=final_s, retrained=bool(retrain and split.carved), carved=carved,
         eval_s=test.eval_s, trials=trials, **test.metrics, **_counts(test),
     )
+    clustering = _clustering(remappers)
+    if clustering:
+        out["clustering"] = clustering
+        out["tuning_clustering"] = tuned_clustering
     if model == "lightgcn":
         out["layers"] = layers
+    return out
+
+
+def _test(net: Any, split: Split, ks: Sequence[int], cfg: TrainConfig) -> Any:
+    """Full-ranking test metrics of a trained model, every known (train + validation) pair masked."""
+    net.eval()
+    with torch.no_grad():
+        users, items = net.final_embeddings()
+    return evaluate_ranking(embedding_scorer(users, items), split.known, split.test, ks, chunk_size=cfg.eval_chunk)
+
+
+def _outside_pair(known: Interactions) -> Interactions:
+    """One (user, item) pair that is not a training pair: the final run's single, unused validation point
+    (training on every pair leaves nothing to validate on; `train_bpr` still wants a validation set)."""
+    n = np.bincount(known.user, minlength=known.n_users)
+    user = int(np.argmin(n))                                      # fewest items: an unseen item surely exists
+    seen = np.zeros(known.n_items, dtype=bool)
+    seen[known.item[known.user == user]] = True
+    item = int(np.argmin(seen))
+    return Interactions(np.array([user], dtype=np.int64), np.array([item], dtype=np.int64), known.n_users,
+                        known.n_items, name="unused-validation")
+
+
+def _clustering(remappers: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per side, the graph strategies' choice: cluster_share (cluster rows / rows), resolution, whether automatic."""
+    out = {}
+    for side, rem in remappers.items():
+        summary = getattr(rem, "clustering_summary_", None)
+        if summary is not None:
+            out[side] = {"cluster_share": summary.get("cluster_share"), "resolution": summary["resolution"],
+                         "n_clusters": summary[f"n_{side}_clusters"], "auto": "auto" in summary}
     return out
 
 

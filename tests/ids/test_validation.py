@@ -45,7 +45,7 @@ def test_unknown_parameter_names_strategy_and_accepted_ones():
 
 
 @pytest.mark.parametrize("name, kw, message", [
-    ("graphhash", {"cluster_share": "abc"}, "cluster_share must be in (0, 1], got 'abc'"),
+    ("graphhash", {"cluster_share": "abc"}, "cluster_share must be 'auto' or a number in (0, 1], got 'abc'"),
     ("graphhash", {"cluster_share": 0}, "cluster_share must be in (0, 1], got 0"),
     ("graphhash", {"cluster_share": True}, "cluster_share must be in (0, 1], got True"),
     ("double_graphhash", {"resolution": "x"}, "resolution must be a positive number, got 'x'"),

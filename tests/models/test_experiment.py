@@ -122,3 +122,42 @@ def test_popular_refuses_settings_it_would_ignore(planted, tmp_path):
         run_recall(planted, model="popular", strategy_params={"oov": "hash"})
     with pytest.raises(ValueError, match=r"checkpoint='.*c.safetensors' would be ignored"):
         run_recall(planted, model="popular", config=TrainConfig(checkpoint=str(tmp_path / "c.safetensors")))
+
+
+def test_final_model_retrained_on_the_whole_training_set(planted):
+    cfg = TrainConfig(epochs=6, batch_size=256, progress=False, patience=6)
+    epochs: list[int] = []
+    out = run_recall(planted, model="mf", strategy="graphhash", budget=0.25, seed=0, dim=8, lrs=(2e-2,),
+                     regs=(0.0,), config=cfg, on_epoch=epochs.append)
+    assert out["retrained"] and "final model retrained on all training pairs" in out["valid_source"]
+    # the grid point ran its epochs on the carved 90%, then the final run exactly best_epoch epochs
+    assert epochs == list(range(1, out["epochs_run"] + 1)) + list(range(1, out["best_epoch"] + 1))
+    assert set(out["carved"]) == {"valid_recall@20", "test_recall@20", "test_ndcg@20"}
+    assert out["carved"]["valid_recall@20"] == out["valid_recall"] and out["final_train_s"] > 0
+    # the final remapper is fitted on all training pairs; the tuning one on the carved part
+    assert out["clustering"]["user"]["auto"] and out["tuning_clustering"]["user"]["auto"]
+    tuned = run_recall(planted, model="mf", strategy="graphhash", budget=0.25, seed=0, dim=8, lrs=(2e-2,),
+                       regs=(0.0,), config=cfg, retrain=False)
+    assert not tuned["retrained"] and tuned["recall@20"] == tuned["carved"]["test_recall@20"]
+    assert tuned["carved"] == out["carved"]
+
+
+def test_dataset_validation_split_is_not_retrained(planted):
+    s = make_split(planted, 0.25, seed=3)
+    with_valid = InteractionDataset("v", s.fit, planted.test, valid=s.valid)
+    cfg = TrainConfig(epochs=2, batch_size=256, progress=False)
+    out = run_recall(with_valid, strategy="modulo", budget=0.5, dim=8, lrs=(1e-2,), regs=(0.0,), config=cfg)
+    assert not out["retrained"] and out["recall@20"] == out["carved"]["test_recall@20"]
+
+
+def test_automatic_choice_never_reads_the_test_split(planted):
+    rng = np.random.default_rng(0)
+    t = planted.test
+    poisoned = InteractionDataset("planted", planted.train, type(t)(t.user, rng.integers(0, t.n_items, len(t)),
+                                                                     t.n_users, t.n_items, name="poisoned"))
+    cfg = TrainConfig(epochs=1, batch_size=256, progress=False)
+    runs = [run_recall(d, strategy="graphhash", budget=0.3, dim=4, lrs=(1e-2,), regs=(0.0,), config=cfg)
+            for d in (planted, poisoned)]
+    assert runs[0]["recall@20"] != runs[1]["recall@20"]              # the test split did change
+    for key in ("clustering", "tuning_clustering"):
+        assert runs[0][key] == runs[1][key]

@@ -1,0 +1,213 @@
+"""Automatic cluster share: how many of a side's rows are cluster rows, chosen on the training graph alone.
+
+GraphHash fills a row budget B with Louvain clusters and gives the rows Louvain leaves over to the highest-degree
+IDs (`budget.side_rows`). How many rows should be clusters is dataset-dependent: on sparse, local graphs (gowalla)
+fine clusters win; on dense ones (ml-1m) high resolutions give near-random clusters and a few coarse clusters plus
+private rows of hot IDs win; on planted graphs the planted communities win. `choose_clustering` decides by a short
+validation on the training graph itself, no model training:
+
+1. carve `holdout` of the edges (seeded) from the training graph;
+2. cluster the rest at a short ladder of resolutions: resolution 1 (the modularity optimum's own count) and the
+   resolutions predicted to give `shares` x B clusters (log-log interpolation of count against resolution);
+3. turn each clustering into exactly B rows per side (split/merge as the remapper does) and score it by the
+   Recall@20 that the best rank-`rank` scorer over those rows (PureSVD of the row-compressed graph, items sharing a
+   row tied) gets on the carved edges of up to `max_users` sampled users;
+4. re-cluster the whole training graph at the winning resolution.
+Cost: one Louvain run per ladder step on 90% of the graph, one on the whole graph, plus the scoring (a few
+sparse products): `bench_graphhash.py` reports it as `auto_fit_ratio` against one plain Louvain run.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_hash.graph.budget import rank_rows, search_resolution, side_rows
+from recsys_hash.graph.clustering import GraphClustering, cluster_bipartite
+
+#: Fractions of the budget tried as cluster rows (besides the resolution-1 optimum).
+AUTO_SHARES = (0.1, 0.25, 0.5, 1.0)
+#: Share of training edges carved for the choice, users scored, top-K of the score, rank of the scorer.
+AUTO_HOLDOUT, AUTO_USERS, AUTO_K, AUTO_RANK = 0.1, 2000, 20, 32
+
+
+def carve_edges(b: sp.csr_matrix, fraction: float, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Split the edges of B into (kept, held out) CSR matrices of B's shape; each user keeps at least one edge."""
+    coo = b.tocoo()
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xA070]))
+    held = rng.random(coo.nnz) < fraction
+    # the first edge of every user (in CSR order) always stays, so no user loses its whole neighbourhood
+    first = np.zeros(coo.nnz, dtype=bool)
+    first[b.indptr[:-1][np.diff(b.indptr) > 0]] = True
+    held &= ~first
+    keep = sp.csr_matrix((coo.data[~held], (coo.row[~held], coo.col[~held])), shape=b.shape)
+    out = sp.csr_matrix((coo.data[held], (coo.row[held], coo.col[held])), shape=b.shape)
+    return keep, out
+
+
+def _rows(clustering: GraphClustering, b: sp.csr_matrix, targets: dict[str, int]) -> dict[str, np.ndarray]:
+    """Exact-budget rows per side (-1: isolated) as the remapper would build them."""
+    out = {}
+    for side, target in targets.items():
+        own = clustering.user_labels if side == "user" else clustering.item_labels
+        other = clustering.item_labels if side == "user" else clustering.user_labels
+        mat = b if side == "user" else b.T.tocsr()
+        out[side] = side_rows(own, mat, other, target)
+    return out
+
+
+def _spread(rows: np.ndarray, seed: int, salt: int) -> np.ndarray:
+    """Isolated IDs (-1) take a seeded uniform row, as the remapper hashes them: a cold ID on a hot ID's private
+    row shares its score, which the validation must see."""
+    out = rows.copy()
+    cold = np.flatnonzero(out < 0)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), salt]))
+    out[cold] = rng.integers(0, int(rows.max()) + 1, cold.size)
+    return out
+
+
+def score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray,
+               users: np.ndarray, k: int = AUTO_K, rank: int = AUTO_RANK, seed: int = 0) -> float:
+    """Mean Recall@k on `held` of the rank-`rank` PureSVD scorer of the row-compressed `fit` graph, over `users`.
+
+    Scores live on (user row, item row) pairs as a compressed model's do; items sharing a row tie, and a tied row
+    straddling the k-th place counts by the fraction of its unmasked items that fits (random tie breaking).
+    """
+    user_rows, item_rows = _spread(user_rows, seed, 0xC01D), _spread(item_rows, seed, 0xC01E)
+    n_ur, n_ir = int(user_rows.max()) + 1, int(item_rows.max()) + 1
+    pu = sp.csr_matrix((np.ones(user_rows.size), (np.arange(user_rows.size), user_rows)), shape=(user_rows.size, n_ur))
+    pi = sp.csr_matrix((np.ones(item_rows.size), (np.arange(item_rows.size), item_rows)), shape=(item_rows.size, n_ir))
+    comp = (pu.T @ fit @ pi).tocsr()                               # [user rows, item rows] edge weights
+    du = np.asarray(comp.sum(axis=1)).ravel()
+    di = np.asarray(comp.sum(axis=0)).ravel()
+    norm = sp.diags(1.0 / np.sqrt(np.maximum(du, 1e-12))) @ comp @ sp.diags(1.0 / np.sqrt(np.maximum(di, 1e-12)))
+    norm = norm.tocsr()
+    ru = user_rows[users]
+    r = max(1, min(rank, min(norm.shape) - 1))
+    v = _top_right_vectors(norm, r, seed)                          # [n_ir, r]
+    recon = np.asarray((norm[ru] @ v) @ v.T)                       # [n_users_scored, n_ir]
+    size = np.bincount(item_rows, minlength=n_ir).astype(np.float64)
+    # per-item score of a row: its reconstructed weight over its items (BPR ranks items, not rows)
+    scores = recon * (np.sqrt(di) / np.maximum(size, 1.0))[None, :]
+    hits_by_row = (held[users] @ pi).toarray()
+    avail = size[None, :] - _binary_count(fit[users], pi)            # the user's training items are masked
+    scores[avail <= 0] = -np.inf
+    n_held = np.asarray(held[users].getnnz(axis=1)).ravel()
+    top = min(k, n_ir)
+    idx = np.argpartition(-scores, top - 1, axis=1)[:, :top]
+    order = np.take_along_axis(idx, np.argsort(-np.take_along_axis(scores, idx, axis=1), axis=1, kind="stable"),
+                               axis=1)
+    a = np.take_along_axis(avail, order, axis=1)
+    a = np.where(np.isfinite(np.take_along_axis(scores, order, axis=1)), np.maximum(a, 0), 0)
+    before = np.cumsum(a, axis=1) - a
+    frac = np.clip((k - before) / np.maximum(a, 1), 0.0, 1.0) * (a > 0)
+    hits = (np.take_along_axis(hits_by_row, order, axis=1) * frac).sum(axis=1)
+    return float(np.mean(hits / np.minimum(k, np.maximum(n_held, 1))))
+
+
+def _binary_count(b_users: sp.csr_matrix, pi: sp.csr_matrix) -> np.ndarray:
+    """Distinct training items of each user per item row (what the ranking masks): dense [n, item rows]."""
+    ones = b_users.copy()
+    ones.data[:] = 1.0
+    return (ones @ pi).toarray()
+
+
+def _top_right_vectors(mat: sp.csr_matrix, rank: int, seed: int, n_iter: int = 4) -> np.ndarray:
+    """Randomised range finder for the top-`rank` right singular vectors of `mat` (seeded): [n_cols, rank]."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5FD]))
+    q = rng.standard_normal((mat.shape[1], rank + 8))
+    q, _ = np.linalg.qr(q)
+    for _ in range(n_iter):
+        q, _ = np.linalg.qr(mat.T @ (mat @ q))
+    small = mat @ q                                              # [n_rows, rank+8]
+    _, _, vt = np.linalg.svd(small, full_matrices=False)
+    return (q @ vt.T)[:, :rank]
+
+
+def _predict(runs: dict[float, float], wanted: float) -> float:
+    """Resolution expected to give `wanted` clusters from runs {resolution: count}: log-log interpolation between
+    the closest runs below and above `wanted`, else extrapolation from the last two (slope clamped to [0.5, 2])."""
+    pts = sorted((math.log(r), math.log(max(c, 1.0))) for r, c in runs.items())
+    y = math.log(wanted)
+    below = [p for p in pts if p[1] <= y]
+    above = [p for p in pts if p[1] > y]
+    if below and above:
+        (x0, y0), (x1, y1) = below[-1], above[0]
+        if y1 > y0 and x1 > x0:
+            return math.exp(x0 + (y - y0) * (x1 - x0) / (y1 - y0))
+        return math.exp((x0 + x1) / 2)
+    (x0, y0) = pts[-1] if below else pts[0]
+    near = pts[-2:] if below else pts[:2]
+    slope = 0.8
+    if len(near) == 2 and near[1][0] > near[0][0]:
+        slope = (near[1][1] - near[0][1]) / (near[1][0] - near[0][0])
+    slope = min(max(slope, 0.5), 2.0)
+    return math.exp(x0 + (y - y0) / slope)
+
+
+def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str = "sknetwork", seed: int = 0,
+                      shares: tuple[float, ...] = AUTO_SHARES, holdout: float = AUTO_HOLDOUT,
+                      max_users: int = AUTO_USERS, max_runs: int = 8) -> GraphClustering:
+    """The clustering of `b` (hence cluster rows vs private rows per side) that scored best on carved edges; its
+    `auto` field records the choice (chosen share per side, resolution, every candidate's score).
+
+    b: CSR [n_users, n_items] training graph; targets: side -> exact rows of that side's budget. Louvain runs on
+    the carved graph: at most `max_runs` (resolution 1, then up to two per share of `shares` until one lands
+    within 1.5x of shares x budget); then one on `b` at the winning resolution.
+    """
+    from threadpoolctl import threadpool_limits
+
+    start = time.perf_counter()
+    fit, held = carve_edges(b, holdout, seed)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x05E5]))
+    users = np.flatnonzero((held.getnnz(axis=1) > 0) & (fit.getnnz(axis=1) > 0))
+    if users.size > max_users:
+        users = np.sort(rng.choice(users, max_users, replace=False))
+    if users.size == 0:                           # no user has a carved edge: nothing to validate on
+        final = search_resolution(b, targets, backend=backend, seed=seed)
+        share = {s: min(1.0, (final.n_user_clusters if s == "user" else final.n_item_clusters) / t)
+                 for s, t in targets.items()}
+        return replace(final, auto={"cluster_share": share, "resolution": final.resolution, "candidates": [],
+                                    "reason": "too few edges to carve a validation: all-cluster rows (share 1.0)",
+                                    "seconds": time.perf_counter() - start})
+    geo = math.exp(np.mean([math.log(t) for t in targets.values()]))
+
+    def count(c: GraphClustering) -> float:
+        n = {"user": c.n_user_clusters, "item": c.n_item_clusters}
+        return math.exp(np.mean([math.log(max(n[s], 1)) for s in targets]))
+
+    runs: dict[float, GraphClustering] = {1.0: cluster_bipartite(fit, 1.0, backend=backend, seed=seed)}
+    for share in sorted(shares):
+        wanted = share * geo
+        for _ in range(2):
+            got = {r: count(c) for r, c in runs.items()}
+            if len(runs) >= max_runs or min(abs(math.log(c / wanted)) for c in got.values()) <= math.log(1.5):
+                break
+            res = float(f"{_predict(got, wanted):.4g}")
+            if res in runs:
+                break
+            runs[res] = cluster_bipartite(fit, res, backend=backend, seed=seed)
+    candidates, best = [], None
+    with threadpool_limits(1):                     # small dense algebra: threads only contend with the caller's
+        for res, c in sorted(runs.items()):
+            rows = _rows(c, fit, targets)
+            ur = rows["user"] if "user" in rows else rank_rows(c.user_labels)
+            ir = rows["item"] if "item" in rows else rank_rows(c.item_labels)
+            score = score_rows(fit, held, ur, ir, users, seed=seed)
+            candidates.append({"resolution": res, "n_user_clusters": c.n_user_clusters,
+                               "n_item_clusters": c.n_item_clusters, "valid_recall@20": score,
+                               "modularity": c.modularity, "seconds": c.seconds})
+            if best is None or score > best[0] + 1e-12:
+                best = (score, res)
+    final = cluster_bipartite(b, best[1], backend=backend, seed=seed)
+    n = {"user": final.n_user_clusters, "item": final.n_item_clusters}
+    share = {s: min(1.0, n[s] / t) for s, t in targets.items()}
+    seconds = time.perf_counter() - start
+    auto = {"cluster_share": share, "resolution": best[1], "valid_recall@20": best[0], "holdout": holdout,
+            "users_scored": int(users.size), "louvain_runs": len(runs) + 1, "candidates": candidates,
+            "seconds": seconds}
+    return replace(final, seconds=seconds, auto=auto)
+

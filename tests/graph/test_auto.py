@@ -1,0 +1,101 @@
+"""Automatic cluster share (`graph.auto`): planted recovery, determinism, validation scorer, bad input."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recsys_hash.data.synthetic_graph import planted_bipartite
+from recsys_hash.data.types import Interactions
+from recsys_hash.graph.auto import carve_edges, choose_clustering, score_rows
+from recsys_hash.graph.biadjacency import build_biadjacency
+from recsys_hash.ids.graphhash import GraphHash
+
+
+@pytest.fixture(scope="module")
+def planted10():
+    inter, _, _ = planted_bipartite(600, 500, 10, 6000, p_in=0.9, seed=0)
+    return inter
+
+
+@pytest.mark.parametrize("case", [(600, 500, 10, 6000, 40), (1000, 800, 20, 20000, 60)])
+def test_recovers_planted_community_count(case):
+    n_users, n_items, k, n, budget = case
+    inter, _, _ = planted_bipartite(n_users, n_items, k, n, p_in=0.9, seed=0)
+    c = choose_clustering(build_biadjacency(inter), {"user": budget, "item": budget}, seed=0)
+    assert 0.8 * k <= c.n_user_clusters <= 1.2 * k and 0.8 * k <= c.n_item_clusters <= 1.2 * k
+    assert c.auto["cluster_share"] == {"user": c.n_user_clusters / budget, "item": c.n_item_clusters / budget}
+    best = max(c.auto["candidates"], key=lambda x: x["valid_recall@20"])
+    assert c.resolution == best["resolution"] == c.auto["resolution"]
+    assert c.auto["louvain_runs"] == len(c.auto["candidates"]) + 1 <= 9
+
+
+def test_default_is_auto_exact_budget_and_reported(planted10):
+    sides = GraphHash.fit_sides(planted10, {"user": 40, "item": 40}, seed=0)
+    for side, rem in sides.items():
+        assert rem.cluster_share == "auto" and rem.table_rows == 40
+        assert np.unique(rem.transform(np.arange(600 if side == "user" else 500))).size == 40
+        auto = rem.clustering_summary_["auto"]
+        assert rem.cluster_share_ == auto["cluster_share"][side] == rem.clustering_summary_["cluster_share"]
+        stats = rem.stats()
+        assert stats["cluster_share"] == rem.cluster_share_ and stats["resolution"] == auto["resolution"]
+
+
+def test_auto_choice_saved_with_the_artifact(planted10, tmp_path):
+    rem = GraphHash.fit_sides(planted10, {"user": 40, "item": 40}, seed=0)["item"]
+    back = GraphHash.load(rem.save(tmp_path / "g.safetensors"))
+    assert back.clustering_summary_["auto"] == rem.clustering_summary_["auto"]
+    assert back.stats() == rem.stats()
+
+
+def test_deterministic_for_a_seed(planted10):
+    b = build_biadjacency(planted10)
+    one, two = (choose_clustering(b, {"user": 60, "item": 50}, seed=3) for _ in range(2))
+    assert np.array_equal(one.user_labels, two.user_labels) and np.array_equal(one.item_labels, two.item_labels)
+    strip = [{k: v for k, v in c.items() if k != "seconds"} for c in one.auto["candidates"]]
+    assert strip == [{k: v for k, v in c.items() if k != "seconds"} for c in two.auto["candidates"]]
+
+
+def test_carve_keeps_a_user_edge_and_partitions_edges(planted10):
+    b = build_biadjacency(planted10)
+    keep, held = carve_edges(b, 0.5, seed=1)
+    assert (keep + held - b).nnz == 0 and keep.multiply(held).nnz == 0
+    assert np.all(keep.getnnz(axis=1)[b.getnnz(axis=1) > 0] >= 1)
+
+
+def test_scorer_hand_example():
+    # two blocks: users 0-1 <-> items 0-1, users 2-3 <-> items 2-3; held-out edge (0, 1), (2, 3).
+    fit = sp.csr_matrix(np.array([[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 1]], dtype=float))
+    held = sp.csr_matrix(np.array([[0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0]], dtype=float))
+    users = np.array([0, 2])
+    # block rows: each user's own block row holds its held-out item, 1 unmasked item in it, k=1 -> recall 1
+    assert score_rows(fit, held, np.array([0, 0, 1, 1]), np.array([0, 0, 1, 1]), users, k=1, rank=2) == 1.0
+    # one item row for everything: 3 unmasked tied items per user, k=1 -> each held-out item fits 1/3 of the time
+    assert score_rows(fit, held, np.array([0, 0, 1, 1]), np.zeros(4, dtype=np.int64), users, k=1,
+                      rank=1) == pytest.approx(1 / 3)
+
+
+def test_bad_cluster_share_and_budgets(planted10):
+    for bad in ("automatic", 0.0, 1.5, -1):
+        with pytest.raises(ValueError, match=r"cluster_share must be"):
+            GraphHash(num_rows=10, cluster_share=bad)
+    with pytest.raises(ValueError, match=r"graphhash: num_rows must be a positive integer, got 0"):
+        GraphHash.fit_sides(planted10, {"user": 0, "item": 10})
+    with pytest.raises(ValueError, match=r"item budget of 501 rows exceeds the item vocabulary of 500 IDs"):
+        GraphHash.fit_sides(planted10, {"user": 10, "item": 501})
+
+
+def test_degenerate_graphs():
+    one_user = Interactions(np.zeros(3, dtype=np.int64), np.arange(3), 1, 3)
+    with pytest.raises(ValueError, match=r"the user side has a single ID"):
+        GraphHash.fit_sides(one_user, {"user": 1, "item": 2})
+    empty = Interactions(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 4, 4)
+    with pytest.raises(ValueError, match=r"the interaction graph is empty"):
+        GraphHash.fit_sides(empty, {"user": 2, "item": 2})
+    edgeless = Interactions(np.arange(3), np.arange(3), 4, 4, rating=np.zeros(3))
+    with pytest.raises(ValueError, match=r"every interaction has weight 0"):
+        GraphHash.fit_sides(edgeless, {"user": 2, "item": 2}, weights="rating")
+
+
+def test_too_few_edges_to_carve_falls_back_to_all_cluster_rows():
+    inter = Interactions(np.array([0, 1, 2]), np.array([0, 1, 2]), 3, 3)      # every user has one edge
+    rem = GraphHash.fit_sides(inter, {"user": 3, "item": 3})["user"]
+    assert "too few edges" in rem.clustering_summary_["auto"]["reason"] and rem.table_rows == 3
