@@ -109,3 +109,16 @@ class KnnBlocker(Blocker):
 
     @abc.abstractmethod
     def _search(self, texts_b: list[str], k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def matched_pairs(blocker: KnnBlocker, k: int = 5, threshold: float = 0.8) -> np.ndarray:
+    """Consolidation input: (id, id') pairs, id < id', of tableA records whose score (cosine for the kNN methods;
+    fused for hybrid) reaches `threshold` among each record's k nearest others -> int64 [m, 2]."""
+    blocker._check_fitted()
+    k = check_k(k, f"{blocker.name}.matched_pairs")
+    rows, scores = blocker._search(blocker.texts_a_, k + 1)
+    q = np.repeat(np.arange(rows.shape[0]), rows.shape[1])
+    r, s = rows.reshape(-1), scores.reshape(-1)
+    keep = (r >= 0) & (r != q) & (s >= threshold)
+    pairs = np.sort(np.stack([blocker.ids_a_[q[keep]], blocker.ids_a_[r[keep]]], axis=1), axis=1)
+    return unique_pairs(pairs)
