@@ -68,9 +68,13 @@ def minilm_path() -> str:
 
 
 class MiniLMEncoder(nn.Module):
-    """all-MiniLM-L6-v2 over serialised records: tokens (<= max_length) -> mean pooling -> L2 normalise; 384-d."""
+    """all-MiniLM-L6-v2 over serialised records: tokens (<= max_length) -> mean pooling -> L2 normalise; 384-d.
 
-    def __init__(self, max_length: int = 128, seed: int = 0):
+    trainable_layers: only the top n of the 6 transformer layers are fine-tuned (the token embeddings and lower
+    layers stay frozen: CPU fine-tuning is then minutes, not hours); 6 fine-tunes every layer but the embeddings.
+    """
+
+    def __init__(self, max_length: int = 128, seed: int = 0, trainable_layers: int = 2):
         super().__init__()
         path = minilm_path()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -83,6 +87,14 @@ class MiniLMEncoder(nn.Module):
         self.model = AutoModel.from_pretrained(path)
         self.max_length = int(max_length)
         self.dim = int(self.model.config.hidden_size)
+        layers = self.model.encoder.layer
+        if not 0 <= trainable_layers <= len(layers):
+            raise ValueError(f"MiniLMEncoder: trainable_layers must be in [0, {len(layers)}], got {trainable_layers!r}")
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        for layer in layers[len(layers) - trainable_layers:]:
+            for p in layer.parameters():
+                p.requires_grad_(True)
 
     def forward(self, texts: list[str]) -> torch.Tensor:
         tok = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,

@@ -63,7 +63,7 @@ def mine_negatives(neighbours: np.ndarray, pos_a: np.ndarray, pos_b: np.ndarray,
 def train_nlsh(encoder: torch.nn.Module, texts_a: list[str], texts_b: list[str], pos_a: np.ndarray,
                pos_b: np.ndarray, cfg: TrainConfig, desc: str = "nlsh") -> list[float]:
     """Seeded NLSH training (Adam); returns the mean loss of each epoch. Progress bar on stderr."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     check_radius(cfg.radius, cfg.c)
     torch.manual_seed(cfg.seed)

@@ -18,7 +18,7 @@ def block_cmd(
                                           "dblp_acm, febrl4 (with --dataset-path: read from that folder)."),
     dataset_path: Optional[Path] = typer.Option(None, "--dataset-path", help="A folder in the Magellan layout "
                                                 "(tableA.csv, tableB.csv, train/valid/test.csv)."),
-    method: str = typer.Option("hybrid", "--method", help="tfidf | minhash | sorted_neighbourhood | minilm | nlsh | "
+    method: str = typer.Option("nlsh", "--method", help="tfidf | minhash | sorted_neighbourhood | minilm | nlsh | "
                                "nlsh_minilm | hybrid (TF-IDF + NLSH char-n-gram score fusion)."),
     k: int = typer.Option(5, "--k", help="Candidates per tableB record (minhash: best k of the LSH's; sorted "
                           "neighbourhood: window 2k+1)."),
