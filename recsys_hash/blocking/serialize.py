@@ -13,6 +13,8 @@ import polars as pl
 from recsys_hash.errors import DataFormatError
 
 STYLES = ("tagged", "plain")
+#: record keys, never attributes: `id`, and Febrl's `rec_id` ("rec-12-org" / "rec-12-dup-0" names the entity)
+KEY_COLUMNS = ("id", "rec_id")
 
 
 def record_ids(table: pl.DataFrame, where: str) -> np.ndarray:
@@ -37,8 +39,8 @@ def record_ids(table: pl.DataFrame, where: str) -> np.ndarray:
 
 
 def attribute_columns(table: pl.DataFrame, attributes: Optional[Sequence[str]], where: str) -> list[str]:
-    """The attributes to serialise (default: every column but `id`); unknown names raise listing the table's."""
-    cols = [c for c in table.columns if c != "id"] if attributes is None else list(attributes)
+    """The attributes to serialise (default: every column but the keys `id` and `rec_id`); unknown names raise."""
+    cols = [c for c in table.columns if c not in KEY_COLUMNS] if attributes is None else list(attributes)
     if not cols:
         raise ValueError(f"{where}: no attribute to serialise (columns: {table.columns})")
     missing = [c for c in cols if c not in table.columns]

@@ -19,6 +19,11 @@ def test_tagged_and_plain_serialisation_skip_missing_values():
     assert serialize_records(t, attributes=["price", "name"], style="plain") == ["sony tv", "9.5 bose"]
 
 
+def test_record_keys_are_not_attributes():
+    t = table(id=[0], rec_id=["rec-12-dup-0"], name=["ann"])
+    assert serialize_records(t, style="plain") == ["ann"]
+
+
 def test_serialisation_bad_input_is_named():
     t = table(id=[0, 1], name=["a", "b"])
     with pytest.raises(DataFormatError, match=r"attribute\(s\) \['title'\] not in the table"):
