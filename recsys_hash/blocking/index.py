@@ -2,7 +2,7 @@
 multi-table SimHash index (L tables x b random-hyperplane bits, multi-probe at Hamming distance <= 1) that scores
 only the records sharing a probed bucket with the query. Rows are L2-normalised: scores are cosines.
 
-    >>> idx = SimHashIndex(tables=16, bits=12, seed=0).fit(x_a)       # float32 [n_a, d]
+    >>> idx = SimHashIndex(tables=48, bits=12, seed=0).fit(x_a)       # float32 [n_a, d]
     >>> rows, scores = idx.search(x_b, k=5)                            # int64 / float32 [n_b, 5], -1 = none
 """
 from __future__ import annotations
@@ -59,6 +59,9 @@ class SimHashIndex:
     """L tables of b-bit SimHash codes; a query probes its own bucket and (multiprobe) the b buckets one bit away
     in every table, scores the union of what it finds exactly, and keeps the top k.
 
+    The default 48 x 12 keeps >= 0.996 of exact top-k's PC on Abt-Buy / Amazon-Google (learned char-n-gram
+    embeddings, k = 1..10) while scoring 17-19% of the pairs; 32 x 12: >= 0.988 at 12-13%; 16 x 12: ~0.97 at 7%.
+
     Args:
         tables: L, independent hash tables (more: higher recall, more pairs scored).
         bits: b, hyperplanes per table (more: smaller buckets, fewer pairs scored).
@@ -68,7 +71,7 @@ class SimHashIndex:
         pairs_scored_ (last search), query_count_.
     """
 
-    def __init__(self, tables: int = 16, bits: int = 12, multiprobe: bool = True, seed: int = 0):
+    def __init__(self, tables: int = 48, bits: int = 12, multiprobe: bool = True, seed: int = 0):
         for name, v, hi in (("tables", tables, 1024), ("bits", bits, 62)):
             if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
                 raise ValueError(f"SimHashIndex: {name} must be an integer in [1, {hi}], got {v!r}")

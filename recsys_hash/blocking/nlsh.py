@@ -39,7 +39,7 @@ class NLSHBlocker(KnnBlocker):
 
     def __init__(self, attributes=None, style: str = "plain", seed: int = 0, encoder: Optional[str] = None,
                  dim: int = 256, epochs: Optional[int] = None, lr: Optional[float] = None, batch_size: int = 64,
-                 radius: float = 0.6, c: float = 1.5, hard_k: int = 10, index: str = "exact", tables: int = 16,
+                 radius: float = 0.6, c: float = 1.5, hard_k: int = 10, index: str = "exact", tables: int = 48,
                  bits: int = 12, max_length: int = 128, learn: str = "weights", progress: bool = True):
         super().__init__(attributes, style, seed)
         self.learn = learn
