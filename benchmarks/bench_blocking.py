@@ -40,6 +40,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--simhash", action="store_true", help="NLSH SimHash index vs exact top-k")
     p.add_argument("--consolidation", action="store_true", help="the planted-duplicate catalogue retrieval run")
     p.add_argument("--recall-epochs", type=int, default=15)
+    p.add_argument("--match-threshold", type=float, default=0.5,
+                   help="consolidation: TF-IDF cosine a self-join pair needs to count as a duplicate")
     p.add_argument("--quick", action="store_true", help="smoke run: abt_buy, tfidf+nlsh, small catalogue")
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", default=str(ROOT / "results" / "bench_blocking.json"))
@@ -119,13 +121,13 @@ def consolidation(args) -> dict:
     data, titles, truth = planted_duplicate_catalogue(seed=args.seed, **sizes)
     t0 = time.perf_counter()
     blocker = make_blocker("tfidf").fit(titles)
-    pairs = matched_pairs(blocker, k=3, threshold=0.5)
+    pairs = matched_pairs(blocker, k=3, threshold=args.match_threshold)
     block_s = time.perf_counter() - t0
     m = blocking_metrics(pairs, truth.duplicate_pairs, titles["id"], titles["id"], self_join=True,
                          query_side="self-join of the item titles", gold_name="planted duplicate pairs")
     out = {"catalogue": {"items": data.n_items, "entities": int(truth.entity.max()) + 1, "users": data.n_users,
                          "train": len(data.train), "test": len(data.test)},
-           "blocking": {"method": "tfidf self-join, k=3, cosine >= 0.5", "seconds": block_s, **m.as_dict()},
+           "blocking": {"method": f"tfidf self-join, k=3, cosine >= {args.match_threshold}", "seconds": block_s, **m.as_dict()},
            "recall": []}
     log(f"consolidation: matched {m.candidates} pairs, PC {m.pc:.3f} PQ {m.pq:.3f} vs planted")
     cfg = TrainConfig(epochs=args.recall_epochs, progress=False)
