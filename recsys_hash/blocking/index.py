@@ -121,24 +121,32 @@ class SimHashIndex:
         keys = np.unique(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
         return keys // n_idx, keys % n_idx
 
-    def search(self, x_query, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k among the probed records: (rows int64 [n, k], cosines float32 [n, k]); -1 / -inf pad short lists."""
+    def search(self, x_query, k: int, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k among the probed records: (rows int64 [n, k], cosines float32 [n, k]); -1 / -inf pad short lists.
+        Queries go `chunk` at a time, so memory is bounded by the chunk's probed buckets (dense clusters of similar
+        records make buckets large)."""
         k = check_k(k, "SimHashIndex.search")
         xq = normalise(x_query)
-        q, r = self.candidate_pairs(xq)
         n = xq.shape[0]
-        self.pairs_scored_, self.query_count_ = int(q.size), n
-        scores = (xq[torch.from_numpy(q)] * self.x_[torch.from_numpy(r)]).sum(dim=1).numpy() if q.size else np.zeros(0)
-        order = np.lexsort((r, -scores, q))                 # per query: best score first, ties to the smaller row
-        q, r, scores = q[order], r[order], scores[order]
-        first = np.searchsorted(q, np.arange(n))
-        rank = np.arange(q.size) - first[q]
-        keep = rank < k
         rows = np.full((n, k), -1, np.int64)
         vals = np.full((n, k), -np.inf, np.float32)
+        self.pairs_scored_, self.query_count_ = 0, n
+        for s in range(0, n, chunk):
+            self._search_chunk(xq[s:s + chunk], k, rows[s:s + chunk], vals[s:s + chunk])
+        return rows, vals
+
+    def _search_chunk(self, xq: torch.Tensor, k: int, rows: np.ndarray, vals: np.ndarray) -> None:
+        q, r = self.candidate_pairs(xq)
+        self.pairs_scored_ += int(q.size)
+        if not q.size:
+            return
+        scores = (xq[torch.from_numpy(q)] * self.x_[torch.from_numpy(r)]).sum(dim=1).numpy()
+        order = np.lexsort((r, -scores, q))                 # per query: best score first, ties to the smaller row
+        q, r, scores = q[order], r[order], scores[order]
+        rank = np.arange(q.size) - np.searchsorted(q, q)
+        keep = rank < k
         rows[q[keep], rank[keep]] = r[keep]
         vals[q[keep], rank[keep]] = scores[keep]
-        return rows, vals
 
     def scored_fraction(self) -> float:
         """Share of all (query, index) pairs the last search scored."""

@@ -51,6 +51,9 @@ def test_simhash_finds_every_exact_neighbour_within_its_radius():
     np.testing.assert_allclose(vals[within], exact_vals[within], rtol=1e-5)
     assert idx.scored_fraction() < 0.5
     assert (cos[np.arange(50), rows[:, 0]] >= 0.9).all()
+    chunked = idx.search(query, k=3, chunk=7)                 # query chunks change nothing
+    np.testing.assert_array_equal(chunked[0], rows)
+    np.testing.assert_array_equal(chunked[1], vals)
 
 
 def test_simhash_pads_short_lists_and_checks_k():
