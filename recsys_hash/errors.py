@@ -28,3 +28,7 @@ class NotFittedError(RecsysHashError, RuntimeError):
 
 class ArtifactError(RecsysHashError, ValueError):
     """A saved artifact is corrupted, truncated, of another kind or of an unsupported version."""
+
+
+class MissingDependencyError(RecsysHashError, ImportError):
+    """An optional package a feature needs is not installed: the message names the package and the pip extra."""

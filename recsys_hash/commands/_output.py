@@ -39,7 +39,9 @@ def fail(exc: Exception, as_json: bool, **context: Any) -> None:
     """Report a boundary error: one red line on stderr, the JSON error object with --json, exit code 1."""
     import typer
 
-    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)   # '[nlsh]' is text
     if as_json:
         emit({**context, "error": str(exc), "error_type": type(exc).__name__}, True)
     raise typer.Exit(code=1)

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 from recsys_hash.ids.base import IdRemapper
 
 _REGISTRY: dict[str, type[IdRemapper]] = {}
+_COMPOSED: dict[str, type[IdRemapper]] = {}
 T = TypeVar("T", bound=type[IdRemapper])
 
 
@@ -20,11 +21,20 @@ def register(cls: T) -> T:
 
 
 def get_strategy(name: str) -> type[IdRemapper]:
+    """The class of strategy `name`; `A+B` composes (A's class must offer `compose(B)`, e.g. `dedup+graphhash`)."""
     _load_builtin()
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown strategy {name!r}; known strategies: {', '.join(strategy_names())}") from None
+    head, plus, rest = name.partition("+") if isinstance(name, str) else ("", "", "")
+    if plus and head in _REGISTRY and hasattr(_REGISTRY[head], "compose") and rest:
+        if name not in _COMPOSED:
+            try:
+                _COMPOSED[name] = _REGISTRY[head].compose(rest)
+            except ValueError as exc:
+                raise ValueError(f"unknown strategy {name!r}: {exc}") from None
+        return _COMPOSED[name]
+    raise ValueError(f"unknown strategy {name!r}; known strategies: {', '.join(strategy_names())}"
+                     + ("" if not plus else " (compose as dedup+NAME)"))
 
 
 def strategy_names() -> list[str]:

@@ -40,7 +40,7 @@ def hashed_columns(name: str, seed: int) -> list[tuple[np.ndarray, int, int]]:
         k = rem.num_frequent                # every key counted once: ties by key, so keys [0, k) own rows
         rows = rem.transform(keys[k:]).reshape(N - k, -1)
         return [(rows[:, j] - k, M - k, N - k) for j in range(rows.shape[1])]
-    if name == "full":                      # unseen keys hash into the oov buckets
+    if name in ("full", "dedup"):           # unseen keys hash into the oov buckets (dedup: then full)
         rem = create(name, oov="hash", oov_buckets=M, seed=seed).fit(np.arange(10))
         return [(rem.transform(keys + 10) - 10, M, N)]
     if name in ("graphhash", "double_graphhash"):   # IDs beyond the vocabulary take the hash fallback

@@ -88,7 +88,7 @@ def _fit_any(name, keys, num_rows, seed):
     full takes no budget (its unseen keys hash into `num_rows` OOV rows); graph strategies fit a graph whose users
     are the keys' compact indices (at least `num_rows` of them, the extra ones isolated) on 5 items.
     """
-    if name == "full":
+    if name in ("full", "dedup"):          # dedup without duplicates is full
         return create(name, oov="hash", oov_buckets=num_rows, seed=seed).fit(keys), keys
     if create(name).needs_interactions:
         users = np.unique(keys, return_inverse=True)[1].ravel()
@@ -107,7 +107,7 @@ def test_rows_in_range_and_deterministic(keys, unseen, num_rows, seed, name):
     rows = rem.transform(queries)
     assert rows.shape == ((queries.size,) if rem.rows_per_id == 1 else (queries.size, rem.rows_per_id))
     # a budget is a ceiling; full's rows are its vocabulary plus the OOV rows
-    limit = fitted.size + num_rows if name == "full" else num_rows
+    limit = fitted.size + num_rows if name in ("full", "dedup") else num_rows
     assert rem.num_rows_ <= limit and rows.min() >= 0 and rows.max() < rem.num_rows_
     if name == "qr":                                  # remainder rows [0, r), quotient rows [r, num_rows): disjoint
         r = rem.remainder_rows

