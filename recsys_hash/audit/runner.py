@@ -22,8 +22,9 @@ REFERENCE = "full"
 
 
 def default_strategies() -> list[str]:
-    """Every registered strategy but the uncompressed reference (the registry is the one list)."""
-    return [name for name in strategy_names() if name != REFERENCE]
+    """Every registered strategy but the uncompressed reference and those that need extra inputs to differ from
+    another (`IdRemapper.in_default_audit`, e.g. `dedup`); the registry is the one list."""
+    return [name for name in strategy_names() if name != REFERENCE and get_strategy(name).in_default_audit]
 
 
 

@@ -35,6 +35,9 @@ class IdRemapper(abc.ABC):
     name: ClassVar[str] = ""
     #: True when `fit` needs interactions (both sides of the graph), not just an ID column.
     needs_interactions: ClassVar[bool] = False
+    #: False for strategies that only differ from another one given extra inputs (e.g. `dedup` needs duplicate
+    #: pairs; without them it is `full`): the audit's default list leaves them out.
+    in_default_audit: ClassVar[bool] = True
     #: seeds must lie in [0, 2^seed_bits) (hash seeds are 64-bit; Louvain's random state is 32-bit).
     seed_bits: ClassVar[int] = 64
 

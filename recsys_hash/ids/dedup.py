@@ -80,6 +80,7 @@ class DedupRemapper(SpecRemapper):
 
     name = ""
     then: ClassVar[str] = "full"
+    in_default_audit: ClassVar[bool] = False      # without `duplicates` it is its next strategy
 
     def __init__(self, num_rows: Optional[int] = None, *, duplicates: Any = None, dedup_side: str = "item",
                  seed: int = 0, input_hash_size: Optional[int] = None, **params: Any):

@@ -60,3 +60,21 @@ def test_reference_is_the_full_mapping_even_without_its_row():
     (modulo,) = result.rows
     assert modulo["serving_bytes"] == (15 + 10) * 32 + 2 * RULE
     assert modulo["compression_ratio"] == pytest.approx(FULL_SERVING / modulo["serving_bytes"])
+
+
+def test_default_strategies_all_fit_at_the_demo_budgets():
+    """The demo audits every default strategy at 25% and 10%: each must fit there (`dedup` without duplicate pairs
+    is `full`, which takes no budget, so it is left out of the default list)."""
+    from recsys_hash.audit.evaluators import make_evaluator
+    from recsys_hash.audit.runner import default_strategies
+    from recsys_hash.ids import strategy_names
+
+    names = default_strategies()
+    assert "dedup" in strategy_names() and "dedup" not in names and "full" not in names
+    assert set(names) == {n for n in strategy_names() if n not in ("full", "dedup")}
+    ev = make_evaluator(None, None)
+    for name in names:
+        for budget in (0.25, 0.1):
+            tables = ev.fit_tables(name, budget, seed=0)
+            assert {s: t.table_rows <= round(budget * ev.vocab()[s]) for s, t in tables.items()} == \
+                {"user": True, "item": True}, name
