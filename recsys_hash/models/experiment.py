@@ -141,9 +141,8 @@ def run_recall(data: InteractionDataset, model: str = "mf", strategy: str = "ful
                                                                    **(strategy_params or {}))
         epochs = max(res.best_epoch, 1)
         net = build_model(model, final_remappers, split.known, dim=dim, layers=layers, seed=seed)
-        final_cfg = replace(cfg, lr=lr, reg=reg, epochs=epochs, eval_every=epochs, checkpoint=None, resume=False)
-        # one evaluation, after the last epoch, on a pair outside training: its weights are the ones kept
-        train_bpr(net, split.known, _outside_pair(split.known), final_cfg, provenance, on_epoch=on_epoch)
+        final_cfg = replace(cfg, lr=lr, reg=reg, epochs=epochs, checkpoint=None, resume=False)
+        train_bpr(net, split.known, None, final_cfg, provenance, on_epoch=on_epoch)   # no validation: last weights
         final_s = time.perf_counter() - t0
         test = _test(net, split, ks, cfg)
         remappers = final_remappers
@@ -171,18 +170,6 @@ def _test(net: Any, split: Split, ks: Sequence[int], cfg: TrainConfig) -> Any:
     with torch.no_grad():
         users, items = net.final_embeddings()
     return evaluate_ranking(embedding_scorer(users, items), split.known, split.test, ks, chunk_size=cfg.eval_chunk)
-
-
-def _outside_pair(known: Interactions) -> Interactions:
-    """One (user, item) pair that is not a training pair: the final run's single, unused validation point
-    (training on every pair leaves nothing to validate on; `train_bpr` still wants a validation set)."""
-    n = np.bincount(known.user, minlength=known.n_users)
-    user = int(np.argmin(n))                                      # fewest items: an unseen item surely exists
-    seen = np.zeros(known.n_items, dtype=bool)
-    seen[known.item[known.user == user]] = True
-    item = int(np.argmin(seen))
-    return Interactions(np.array([user], dtype=np.int64), np.array([item], dtype=np.int64), known.n_users,
-                        known.n_items, name="unused-validation")
 
 
 def _clustering(remappers: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -84,7 +84,7 @@ def check_checkpoint_path(path: str | Path) -> Path:
     return trainer.check_checkpoint_path(path, CHECKPOINT_KIND)
 
 
-def run_provenance(model: nn.Module, train: Interactions, valid: Interactions) -> dict[str, Any]:
+def run_provenance(model: nn.Module, train: Interactions, valid: Optional[Interactions]) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: sizes and sha256 of the pairs, sha256 of the ID rows (buffers)."""
     def pairs(x: Interactions) -> str:
         return content_digest("pairs", {}, {"user": x.user, "item": x.item})
@@ -92,16 +92,17 @@ def run_provenance(model: nn.Module, train: Interactions, valid: Interactions) -
     buffers = {name: b.detach().cpu().numpy() for name, b in model.named_buffers()}
     return {
         "model": getattr(model, "kind", type(model).__name__), "n_users": int(train.n_users),
-        "n_items": int(train.n_items), "n_train": len(train), "n_valid": len(valid),
-        "train_sha256": pairs(train), "valid_sha256": pairs(valid),
+        "n_items": int(train.n_items), "n_train": len(train), "n_valid": 0 if valid is None else len(valid),
+        "train_sha256": pairs(train), "valid_sha256": None if valid is None else pairs(valid),
         "id_rows_sha256": content_digest("id_rows", {}, buffers),
     }
 
 
-def train_bpr(model: nn.Module, train: Interactions, valid: Interactions, cfg: TrainConfig,
+def train_bpr(model: nn.Module, train: Interactions, valid: Optional[Interactions], cfg: TrainConfig,
               provenance: Optional[dict[str, Any]] = None,
               on_epoch: Optional[Callable[[int], None]] = None) -> TrainResult:
     """Train `model` (MF / LightGCN) with BPR on `train`, early-stop on `valid`; leaves the best weights loaded.
+    valid=None trains exactly `cfg.epochs` epochs with no validation and keeps the last weights (a final retrain).
 
     `provenance` (JSON values, e.g. strategy, its parameters, budget, dataset) is recorded in the checkpoint beside
     the settings in RESUME_CONFIG and `run_provenance`; resuming refuses a checkpoint whose provenance differs.
@@ -109,7 +110,7 @@ def train_bpr(model: nn.Module, train: Interactions, valid: Interactions, cfg: T
     """
     if len(train) == 0:
         raise ValueError(f"training set {train.name!r} is empty")
-    if len(valid) == 0:
+    if valid is not None and len(valid) == 0:
         raise ValueError(f"validation set {valid.name!r} is empty: early stopping needs validation pairs")
     loop = TrainLoop(LoopConfig(epochs=cfg.epochs, patience=cfg.patience, eval_every=cfg.eval_every,
                                 checkpoint=cfg.checkpoint, resume=cfg.resume, progress=cfg.progress), CHECKPOINT_KIND)
@@ -131,7 +132,8 @@ def train_bpr(model: nn.Module, train: Interactions, valid: Interactions, cfg: T
             advance(bu.size)
         return {"loss": total / users.size}
 
-    res = loop.run(model, {"adam": opt}, train_epoch, lambda: {"recall": _validate(model, train, valid, cfg)},
+    validate = None if valid is None else (lambda: {"recall": _validate(model, train, valid, cfg)})
+    res = loop.run(model, {"adam": opt}, train_epoch, validate,
                    monitor="recall", mode="max", provenance=provenance, total_rows=users.size,
                    description=f"{getattr(model, 'kind', 'model')} BPR", on_epoch=on_epoch)
     return TrainResult(best_valid=res.best, best_epoch=res.best_epoch, epochs_run=res.epochs_run,

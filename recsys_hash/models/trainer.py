@@ -114,12 +114,13 @@ class TrainLoop:
 
     def run(self, model: nn.Module, optimizers: Mapping[str, torch.optim.Optimizer],
             train_epoch: Callable[[int, Callable[[int], None]], dict[str, float]],
-            validate: Callable[[], dict[str, float]], monitor: str, mode: str = "max",
+            validate: Optional[Callable[[], dict[str, float]]], monitor: str, mode: str = "max",
             track: Optional[Mapping[str, str]] = None, provenance: Optional[Mapping[str, Any]] = None,
             total_rows: int = 0, description: str = "train",
             on_epoch: Optional[Callable[[int], None]] = None) -> LoopResult:
         """train_epoch(epoch, advance) trains one epoch (calling advance(rows) per step) and returns its stats;
-        validate() returns metrics incl. `monitor` and every `track` key (metric -> "max"/"min");
+        validate() returns metrics incl. `monitor` and every `track` key (metric -> "max"/"min"); validate=None
+        trains exactly `epochs` epochs with no evaluation and keeps the last weights;
         on_epoch(epoch) is called after each epoch (e.g. the audit's progress).
         The checkpoint path is checked (`check_checkpoint_path`) before anything is trained.
         Leaves the weights of the best `monitor` evaluation loaded."""
@@ -152,7 +153,9 @@ class TrainLoop:
                 stats = dict(train_epoch(epoch, advance))
                 state["epoch"] = epoch
                 state["train_s"] += time.perf_counter() - t0
-                if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+                if validate is None:
+                    state["history"].append({"epoch": epoch, **stats})
+                elif epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
                     t1 = time.perf_counter()
                     metrics = validate()
                     state["valid_s"] += time.perf_counter() - t1

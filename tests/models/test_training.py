@@ -186,3 +186,16 @@ def test_checkpoint_of_the_earlier_layout_is_refused_with_a_message(planted, tmp
         train_bpr(net, fit, valid, TrainConfig(epochs=2, batch_size=256, checkpoint=str(old), resume=True,
                                                progress=False))
 
+
+
+def test_without_validation_trains_exactly_the_epochs_and_keeps_the_last_weights(planted):
+    """valid=None (the final retrain on all training pairs): `epochs` epochs, no evaluation, the last weights kept
+    — the same weights as a run that validates once, after its last epoch."""
+    fit, valid, net = _setup(planted)
+    cfg = TrainConfig(epochs=3, batch_size=256, lr=0.02, progress=False)
+    res = train_bpr(net, fit, None, cfg)
+    assert res.epochs_run == 3 and res.valid_eval_s == 0.0 and [h["epoch"] for h in res.history] == [1, 2, 3]
+    assert all(set(h) == {"epoch", "loss"} for h in res.history)
+    _, _, ref = _setup(planted)
+    train_bpr(ref, fit, valid, TrainConfig(epochs=3, batch_size=256, lr=0.02, progress=False, eval_every=3))
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), ref.state_dict().values()))
