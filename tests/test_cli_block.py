@@ -68,6 +68,8 @@ def _one_error(res, fragment: str) -> None:
     (["--k", "-2"], "--k: k must be a positive integer, got -2"),
     (["--method", "lsh"], "--method 'lsh': known methods: hybrid, minhash, minilm"),
     (["--attributes", "title"], "tableA: attribute(s) ['title'] not in the table"),
+    (["--seed", "0,1"], "block runs one seed"),
+    (["--seed", "-1"], "seed '-1' must be a whole number >= 0"),
 ])
 def test_block_bad_input_is_one_error_line(magellan, args, fragment):
     _one_error(runner.invoke(app, ["block", "--dataset-path", str(magellan), *args, "--json"]), fragment)

@@ -69,10 +69,11 @@ def parse_seeds(text: str, what: str = "--seeds") -> list[int]:
     return parse_list(text, parse_seed, what)
 
 
-def only_one(values: list, noun: str) -> Any:
-    """`recall` runs one strategy / budget / seed: the plural spellings are accepted with a single value."""
+def only_one(values: list, noun: str, command: str = "recall",
+             instead: str = "; use `recsys-hash audit` to compare several") -> Any:
+    """A command that runs one strategy / budget / seed accepts the plural spellings with a single value."""
     if len(values) != 1:
-        raise ValueError(f"recall runs one {noun}; use `recsys-hash audit` to compare several")
+        raise ValueError(f"{command} runs one {noun}{instead}")
     return values[0]
 
 

@@ -48,7 +48,7 @@ def block_cmd(
         if method not in blocker_names():
             raise ValueError(f"--method {method!r}: known methods: {', '.join(blocker_names())}")
         check_k(k, "--k")
-        seed_value = opt.only_one(opt.parse_seeds(seed, "--seed"), "seed")
+        seed_value = opt.only_one(opt.parse_seeds(seed, "--seed"), "seed", "block", "")
         params: dict = {}
         if attributes:
             params["attributes"] = parse_list(attributes, what="--attributes")
