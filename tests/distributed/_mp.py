@@ -104,3 +104,81 @@ def full_parameters(model: nn.Module) -> Dict[str, torch.Tensor]:
     """name -> a copy of every parameter of the unsharded model (state_dict names)."""
     params = {id(p) for p in model.parameters()}
     return {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items() if id(v) in params}
+
+
+def one_step_check(make_model: Callable[[], nn.Module], forward: Callable[[nn.Module, Any], torch.Tensor],
+                   batches: List[Any], rank: int, world: int, sharding: str, kernel: Any = None,
+                   coef_seed: int = 1, tag: str = "") -> Dict[str, torch.Tensor]:
+    """Shard `make_model()` with `model_sharding_plan`, run one SGD step on each rank's batch, and return what the
+    parent compares: `{tag}/out` vs `{tag}/out_ref` (rank's forward), `{tag}/w/NAME` vs `{tag}/w_ref/NAME` (every
+    parameter after the step) and `{tag}/w_0/NAME` (before it).
+
+    The unsharded reference takes one torch.optim.SGD step (lr LR) on (loss_0 + ... + loss_{W-1}) / W with
+    loss_r = sum(forward(model, batch_r) * C_r), C_r a fixed dyadic tensor: DDP averages dense gradients over the
+    ranks and TorchRec divides the embedding gradients of its all-to-all by W, so both sides take the same step.
+    Tables on the FUSED kernel (all with kernel="fused"; MC-EC tables always) get SGD(lr=LR) applied in backward.
+    """
+    from torchrec.distributed.model_parallel import DistributedModelParallel
+    from torchrec.distributed.types import ShardingEnv
+    from torchrec.modules.mc_embedding_modules import ManagedCollisionEmbeddingCollection
+    from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
+    from torchrec.optim.keyed import KeyedOptimizerWrapper
+    from torchrec.optim.optimizers import in_backward_optimizer_filter
+
+    from recsys_hash.integrations.sharding import mc_collections, model_sharding_plan
+
+    torch.manual_seed(0)
+    reference = dyadic_(make_model(), seed=7)
+    full = full_parameters(reference)
+    src = make_model()
+    for mc in mc_collections(src).values():
+        if kernel == "fused" or isinstance(mc, ManagedCollisionEmbeddingCollection):
+            apply_optimizer_in_backward(torch.optim.SGD, mc._embedding_module.parameters(), {"lr": LR})
+    plan, sharders = model_sharding_plan(src, world, sharding, compute_kernel=kernel)
+    model = DistributedModelParallel(src, env=ShardingEnv.from_process_group(dist.group.WORLD), plan=plan,
+                                     sharders=sharders, device=torch.device("cpu"))
+    assert load_full_weights(model, full) > 0, f"rank {rank} {tag}: no sharded weight found"
+
+    def coef(r: int, like: torch.Tensor) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(coef_seed * 1000 + r)
+        return torch.randint(-8, 8, like.shape, generator=gen) / 4.0
+
+    got = forward(model, batches[rank])
+    with torch.no_grad():
+        expected = forward(reference, batches[rank])
+    dense = dict(in_backward_optimizer_filter(model.named_parameters()))
+    opt = KeyedOptimizerWrapper(dense, lambda ps: torch.optim.SGD(ps, lr=LR)) if dense else None
+    (got * coef(rank, got)).sum().backward()
+    if opt is not None:
+        opt.step()
+    ref_opt = torch.optim.SGD(reference.parameters(), lr=LR)
+    outs = [forward(reference, b) for b in batches]
+    (sum((o * coef(r, o)).sum() for r, o in enumerate(outs)) / world).backward()
+    ref_opt.step()
+    out = {f"{tag}/out": got.detach().clone(), f"{tag}/out_ref": expected}
+    ref_state = reference.state_dict()
+    for name, value in gathered_weights(model, {k: v.shape for k, v in full.items()}).items():
+        out[f"{tag}/w/{name}"], out[f"{tag}/w_ref/{name}"] = value, ref_state[name].detach().clone()
+        out[f"{tag}/w_0/{name}"] = full[name]
+    return out
+
+
+def assert_same(res: Dict[str, torch.Tensor], tag: str, rank: int, exact: bool = True,
+                rtol: float = 1e-5, atol: float = 1e-6) -> List[str]:
+    """Assert a `one_step_check` result: forward and every parameter after the step equal (bit for bit, or within
+    rtol/atol), and the step moved every parameter by more than the tolerance. Returns the parameter names."""
+    def same(a, b):
+        return torch.equal(a, b) if exact else torch.allclose(a, b, rtol=rtol, atol=atol)
+
+    assert res[f"{tag}/out_ref"].abs().sum() > 0, f"{tag}: the reference output is all zero"
+    assert same(res[f"{tag}/out"], res[f"{tag}/out_ref"]), (
+        f"rank {rank} {tag}: sharded forward != unsharded; max diff "
+        f"{(res[f'{tag}/out'] - res[f'{tag}/out_ref']).abs().max().item()}")
+    names = [k[len(f"{tag}/w/"):] for k in res if k.startswith(f"{tag}/w/")]
+    for name in names:
+        got, want, before = res[f"{tag}/w/{name}"], res[f"{tag}/w_ref/{name}"], res[f"{tag}/w_0/{name}"]
+        moved = (want - before).abs().max().item()
+        assert moved > 100 * atol, f"{tag} {name}: the step moved it by {moved} only"
+        assert same(got, want), (f"rank {rank} {tag} {name}: sharded step != unsharded step; max diff "
+                                 f"{(got - want).abs().max().item()} (step moved it by {moved})")
+    return names

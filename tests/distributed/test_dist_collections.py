@@ -1,9 +1,12 @@
-"""MC-EBC under DistributedModelParallel (2 gloo CPU ranks) equals the unsharded module: forward and one SGD step.
+"""MC-EBC and MC-EC under DistributedModelParallel (2 gloo CPU ranks) equal the unsharded modules: forward and one
+SGD step (one spawn checks both; `tests/distributed/_mp.py` holds the harness).
 
 Every strategy family feeds one table of one MC-EBC: single-row (full with a shared OOV row, universal, xxhash,
 frequency), multi-row (double, qr, double_frequency), graphhash and double_graphhash (fitted on a planted graph),
 dedup and dedup+graphhash. Each rank gets its own batch. Checked for row-wise (TorchRec's MC sharder) and
 table-wise plans, with the DENSE kernel (KeyedOptimizerWrapper SGD) and the FUSED kernel (SGD applied in backward).
+The MC-EC (sequence tables: every single-row family) runs row-wise and table-wise on the FUSED kernel, the only one
+that shards an EmbeddingCollection on CPU.
 
 Equivalence asserted, bit for bit: sharded outputs on rank r == unsharded model(batch_r); after one step the
 weights gathered from the shards == the unsharded weights after one torch.optim.SGD step (same lr) on
@@ -16,10 +19,12 @@ import pytest
 import torch
 from torch import nn
 
-from _mp import LR, WORLD, dyadic_, full_parameters, gathered_weights, load_full_weights, run_ranks
+from _mp import assert_same, one_step_check, run_ranks
 
 pytestmark = pytest.mark.distributed
-CONFIGS = [("row_wise", "dense"), ("row_wise", "fused"), ("table_wise", "dense"), ("table_wise", "fused")]
+EBC_CONFIGS = [("row_wise", "dense"), ("row_wise", "fused"), ("table_wise", "dense"), ("table_wise", "fused")]
+EC_CONFIGS = [("row_wise", "fused"), ("table_wise", "fused")]
+SINGLE_ROW = ("t_full", "t_universal", "t_xxhash", "t_frequency", "t_graphhash", "t_dedup", "t_dedup_graphhash")
 DIM = 4
 DUPLICATES = [[9, 3], [12, 9], [20, 5]]
 
@@ -84,72 +89,58 @@ class PooledModel(nn.Module):
         return torch.cat([pooled[k] for k in self.keys], dim=1)
 
 
-def _check(rank, world):
-    from torchrec.distributed.model_parallel import DistributedModelParallel
-    from torchrec.distributed.types import ShardingEnv
-    from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
-    from torchrec.optim.keyed import KeyedOptimizerWrapper
-    from torchrec.optim.optimizers import in_backward_optimizer_filter
-    import torch.distributed as dist
+class SequenceModel(nn.Module):
+    """[sum of all features' lengths, DIM]: every ID position's embedding, features in table order."""
 
-    from recsys_hash.integrations import make_mc_ebc
-    from recsys_hash.integrations.sharding import model_sharding_plan
+    def __init__(self, mc_ec):
+        super().__init__()
+        self.seq = mc_ec
+        self.keys = [f for c in mc_ec._embedding_module.embedding_configs() for f in c.feature_names]
+
+    def forward(self, kjt):
+        out = self.seq(kjt)[0]
+        return torch.cat([out[k].values() for k in self.keys], dim=0)
+
+
+def _check(rank, world):
+    from recsys_hash.integrations import make_mc_ebc, make_mc_ec
 
     tabs = tables()
-    batches = [batch(r, tabs) for r in range(world)]
+    seq_tabs = {t: tabs[t] for t in SINGLE_ROW}
+    ebc_batches = [batch(r, tabs) for r in range(world)]
+    ec_batches = [batch(r, seq_tabs) for r in range(world)]
     out = {}
-    for sharding, kernel in CONFIGS:
-        tag = f"{sharding}/{kernel}"
-        reference = dyadic_(PooledModel(make_mc_ebc(tabs, DIM)), seed=7)
-        full = full_parameters(reference)
-        coef = torch.randint(-8, 8, (6, len(tabs) * DIM), generator=torch.Generator().manual_seed(1)) / 4.0
-        src = PooledModel(make_mc_ebc(tabs, DIM))
-        if kernel == "fused":
-            apply_optimizer_in_backward(torch.optim.SGD, src.sparse.parameters(), {"lr": LR})
-        plan, sharders = model_sharding_plan(src, world, sharding, compute_kernel=kernel)
-        model = DistributedModelParallel(src, env=ShardingEnv.from_process_group(dist.group.WORLD), plan=plan,
-                                         sharders=sharders, device=torch.device("cpu"))
-        assert load_full_weights(model, full) == len(tabs), tag
-        # forward
-        got = model(batches[rank])
-        with torch.no_grad():
-            out[f"{tag}/out"], out[f"{tag}/out_ref"] = got.detach().clone(), reference(batches[rank])
-        # one step
-        loss = (got * coef).sum()
-        if kernel == "dense":
-            opt = KeyedOptimizerWrapper(dict(in_backward_optimizer_filter(model.named_parameters())),
-                                        lambda ps: torch.optim.SGD(ps, lr=LR))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        else:
-            loss.backward()
-        ref_opt = torch.optim.SGD(reference.parameters(), lr=LR)
-        ref_loss = sum((reference(b) * coef).sum() for b in batches) / world
-        ref_loss.backward()
-        ref_opt.step()
-        after = gathered_weights(model, {k: v.shape for k, v in full.items()})
-        for name, value in after.items():
-            out[f"{tag}/w/{name}"] = value
-            out[f"{tag}/w_ref/{name}"] = reference.state_dict()[name].detach().clone()
-            out[f"{tag}/w_0/{name}"] = full[name]
+    for sharding, kernel in EBC_CONFIGS:
+        out.update(one_step_check(lambda: PooledModel(make_mc_ebc(tabs, DIM)), lambda m, b: m(b), ebc_batches,
+                                  rank, world, sharding, kernel, tag=f"ebc/{sharding}/{kernel}"))
+    for sharding, kernel in EC_CONFIGS:
+        out.update(one_step_check(lambda: SequenceModel(make_mc_ec(seq_tabs, DIM)), lambda m, b: m(b), ec_batches,
+                                  rank, world, sharding, kernel, tag=f"ec/{sharding}/{kernel}"))
     return out
 
 
-@pytest.mark.timeout(180)
-def test_mc_ebc_every_family_sharded_equals_unsharded_forward_and_one_step(tmp_path):
-    results = run_ranks(_check, tmp_path)
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    return run_ranks(_check, tmp_path_factory.mktemp("collections"))
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("sharding,kernel", EBC_CONFIGS)
+def test_mc_ebc_every_family_sharded_equals_unsharded_forward_and_one_step(results, sharding, kernel):
     n_tables = len(tables())
     for rank, res in enumerate(results):
-        for sharding, kernel in CONFIGS:
-            tag = f"{sharding}/{kernel}"
-            expected = res[f"{tag}/out_ref"]
-            assert expected.shape == (6, n_tables * DIM)
-            assert (expected.reshape(6, n_tables, DIM).abs().sum(dim=(0, 2)) > 0).all(), f"{tag}: a table is unused"
-            assert torch.equal(res[f"{tag}/out"], expected), f"rank {rank} {tag}: sharded forward != unsharded"
-            names = [k.split("/", 3)[3] for k in res if k.startswith(f"{tag}/w/")]
-            assert len(names) == n_tables
-            for name in names:
-                got, want, before = res[f"{tag}/w/{name}"], res[f"{tag}/w_ref/{name}"], res[f"{tag}/w_0/{name}"]
-                assert not torch.equal(want, before), f"{tag} {name}: the step changed nothing"
-                assert torch.equal(got, want), f"rank {rank} {tag} {name}: sharded step != unsharded step"
+        tag = f"ebc/{sharding}/{kernel}"
+        expected = res[f"{tag}/out_ref"]
+        assert expected.shape == (6, n_tables * DIM)
+        assert (expected.reshape(6, n_tables, DIM).abs().sum(dim=(0, 2)) > 0).all(), f"{tag}: a table is unused"
+        names = assert_same(res, tag, rank)
+        assert len(names) == n_tables
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("sharding,kernel", EC_CONFIGS)
+def test_mc_ec_single_row_families_sharded_equal_unsharded_forward_and_one_step(results, sharding, kernel):
+    for rank, res in enumerate(results):
+        tag = f"ec/{sharding}/{kernel}"
+        assert res[f"{tag}/out_ref"].shape[1] == DIM
+        assert len(assert_same(res, tag, rank)) == len(SINGLE_ROW)
