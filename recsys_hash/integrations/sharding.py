@@ -64,6 +64,14 @@ def _table_names(mc: BaseManagedCollisionEmbeddingCollection) -> List[str]:
     return [c.name for c in configs]
 
 
+def _kernel(kind: str, compute_kernel: Optional[str], device_type: str, where: str) -> Optional[str]:
+    kernel = compute_kernel or DEFAULT_KERNEL[kind]
+    if kind == "ec" and device_type == "cpu" and kernel == EmbeddingComputeKernel.DENSE.value:
+        raise ValueError(f"{where}: an MC-EC shards on CPU only with the FUSED kernel (TorchRec's DENSE kernel fails "
+                         "there with 'Split sizes doesn't match total dim 0 size'); pass compute_kernel='fused'")
+    return kernel
+
+
 def row_wise_plan(
     mc: BaseManagedCollisionEmbeddingCollection, world_size: int, device_type: str = "cpu",
     compute_kernel: Optional[str] = None,
@@ -72,7 +80,7 @@ def row_wise_plan(
     [r * ceil(rows / world), (r + 1) * ceil(rows / world)) ∩ [0, rows)); the plan is keyed by the MC module itself."""
     kind = _kind(mc, "row_wise_plan")
     _check_world(world_size, "row_wise_plan")
-    kernel = compute_kernel or DEFAULT_KERNEL[kind]
+    kernel = _kernel(kind, compute_kernel, device_type, "row_wise_plan")
     sharder = ManagedCollisionEmbeddingBagCollectionSharder() if kind == "ebc" \
         else ManagedCollisionEmbeddingCollectionSharder()
     gen = row_wise(compute_kernel=kernel) if kernel else row_wise()
@@ -90,7 +98,7 @@ def table_wise_plan(
     (module path `<mc path>._embedding_module`), the remap runs unsharded on the input's rank."""
     kind = _kind(mc, "table_wise_plan")
     _check_world(world_size, "table_wise_plan")
-    kernel = compute_kernel or DEFAULT_KERNEL[kind]
+    kernel = _kernel(kind, compute_kernel, device_type, "table_wise_plan")
     sharder = EmbeddingBagCollectionSharder() if kind == "ebc" else EmbeddingCollectionSharder()
     tables = _table_names(mc)
     return construct_module_sharding_plan(

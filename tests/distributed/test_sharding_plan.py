@@ -86,5 +86,12 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match=r"row_wise_plan: expected a ManagedCollisionEmbeddingBagCollection or "
                                          r"ManagedCollisionEmbeddingCollection, got Linear"):
         row_wise_plan(nn.Linear(2, 2), 2)
+    with pytest.raises(ValueError, match=r"^row_wise_plan: an MC-EC shards on CPU only with the FUSED kernel "
+                                         r"\(TorchRec's DENSE kernel fails there with 'Split sizes doesn't match"):
+        model_sharding_plan(TwoCollections(), 2, compute_kernel="dense")
+    with pytest.raises(ValueError, match=r"^table_wise_plan: an MC-EC shards on CPU only with the FUSED kernel"):
+        model_sharding_plan(TwoCollections(), 2, "table_wise", compute_kernel="dense")
+    assert _layout(row_wise_plan(TwoCollections().seq.ec, 2, device_type="cuda", compute_kernel="dense"))["hist"][1] \
+        == "dense"
     with pytest.raises(ValueError, match=r"table_wise_plan: world_size must be an integer >= 1, got True"):
         table_wise_plan(TwoCollections().sparse, True)
