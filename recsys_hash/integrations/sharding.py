@@ -4,16 +4,18 @@
                 each table's `RemapperMCModule.preprocess` on the input's rank and route the rows to their owners
                 (the only layout TorchRec's MC sharders support: `create_mc_sharding` in
                 torchrec/distributed/mc_modules.py raises for any other).
-    table_wise  the model's tables, in module order, go whole round-robin over the ranks (table i on rank i % world). The plan names the collection's inner EBC / EC
-                (`<path>._embedding_module`), so DMP shards only the embedding lookup; the remap stays an
-                ordinary module that runs on the input's rank. Equal to the unsharded model because a
-                `RemapperMCModule` does the whole raw-ID -> row mapping in `preprocess` and holds no trained state.
+    table_wise  the model's tables, in module order, go whole round-robin over the ranks (table i on rank
+                i % world). The plan names the collection's inner EBC / EC (`<path>._embedding_module`), so DMP
+                shards only the embedding lookup; the remap stays an ordinary module that runs on the input's rank.
+                Equal to the unsharded model because a `RemapperMCModule` does the whole raw-ID -> row mapping in
+                `preprocess` and holds no trained state.
 
 On CPU an `EmbeddingCollection` shards only with the FUSED kernel (its DENSE kernel fails with "Split sizes doesn't
 match"), so MC-EC tables default to FUSED; MC-EBC tables follow TorchRec's rule: FUSED when the weights carry
-an optimizer applied in backward, else DENSE (train them with any optimizer over `model.parameters()`). With FUSED
-the optimizer runs inside backward: call `torchrec.optim.apply_optimizer_in_backward` on the embedding weights before
-wrapping the model (without it a FUSED table trains with the sharder's default fused optimizer).
+an optimizer applied in backward, else DENSE (then one optimizer over the wrapped model's parameters trains the local
+shards too, e.g. `KeyedOptimizerWrapper(dict(in_backward_optimizer_filter(dmp.named_parameters())), make_opt)`).
+With FUSED the optimizer runs inside backward: call `torchrec.optim.apply_optimizer_in_backward` on the embedding
+weights before wrapping the model; the dense optimizer then takes what `in_backward_optimizer_filter` leaves.
 
     >>> plan, sharders = model_sharding_plan(model, world_size=2, sharding="row_wise")
     >>> dmp = DistributedModelParallel(model, env=ShardingEnv.from_process_group(pg), plan=plan, sharders=sharders,
@@ -53,8 +55,8 @@ def _kind(mc: nn.Module, where: str) -> str:
         return "ebc"
     if isinstance(mc, ManagedCollisionEmbeddingCollection):
         return "ec"
-    raise ValueError(f"{where}: expected a ManagedCollisionEmbeddingBagCollection or ManagedCollisionEmbeddingCollection, "
-                     f"got {type(mc).__name__}")
+    raise ValueError(f"{where}: expected a ManagedCollisionEmbeddingBagCollection or "
+                     f"ManagedCollisionEmbeddingCollection, got {type(mc).__name__}")
 
 
 def _table_names(mc: BaseManagedCollisionEmbeddingCollection) -> List[str]:
@@ -103,7 +105,8 @@ def table_wise_plan(
     tables = _table_names(mc)
     return construct_module_sharding_plan(
         mc._embedding_module,
-        per_param_sharding={t: table_wise(rank=(first_rank + i) % world_size, compute_kernel=kernel) for i, t in enumerate(tables)},
+        per_param_sharding={t: table_wise(rank=(first_rank + i) % world_size, compute_kernel=kernel)
+                            for i, t in enumerate(tables)},
         sharder=sharder, local_size=world_size, world_size=world_size, device_type=device_type,
     )
 
@@ -150,7 +153,8 @@ def model_sharding_plan(
             plans[inner] = table_wise_plan(mc, world_size, device_type, compute_kernel, first_rank=placed)
             placed += len(_table_names(mc))
     if sharding == "row_wise":
-        sharders = {"ebc": ManagedCollisionEmbeddingBagCollectionSharder, "ec": ManagedCollisionEmbeddingCollectionSharder}
+        sharders = {"ebc": ManagedCollisionEmbeddingBagCollectionSharder,
+                    "ec": ManagedCollisionEmbeddingCollectionSharder}
     else:
         sharders = {"ebc": EmbeddingBagCollectionSharder, "ec": EmbeddingCollectionSharder}
     return ShardingPlan(plans), [sharders[k]() for k in sorted(kinds)]
