@@ -4,7 +4,7 @@ The whole raw-ID -> row mapping happens in `preprocess`: in eager mode on CPU it
 numpy kernels on zero-copy views (the same code as `transform`, so equal by construction and as fast);
 scripted or on GPU it runs their torch twins (`torch_ops`, tested equal). `profile and `remap` are the identity, `input_size()` is the table's row count and
 `buckets()` the number of row-wise shards, so under row-wise sharding the rows produced on the input rank
-are routed to the rank that owns them and come back as global rows (tests/integrations/test_distributed.py). Multi-row
+are routed to the rank that owns them and come back as global rows (tests/distributed/). Multi-row
 strategies emit `rows_per_id` values per ID (lengths scaled), which SUM pooling adds up.
 
 The mapping lives in non-persistent buffers that share memory with the remapper's spec (row sharding would
