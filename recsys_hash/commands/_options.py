@@ -27,6 +27,9 @@ LR = typer.Option("0.005", "--lr", help="Learning rate(s); a list is a tuning gr
 REG = typer.Option("0.0001", "--reg", help="L2 regularisation(s) on the batch's ego embeddings.")
 EPOCHS = typer.Option(DEFAULT_EPOCHS, "--epochs", help="Maximum epochs (early stopping on validation Recall@20).")
 THREADS = typer.Option(None, "--threads", help="torch threads (default: torch's choice).")
+DISTRIBUTED = typer.Option(False, "--distributed", help="Shard the tables over the processes of a torchrun group "
+                           "(gloo on CPU, NCCL on GPUs); only rank 0 prints and saves. See README 'Distributed "
+                           "training'.")
 JSON = typer.Option(False, "--json", help="Print one JSON object as the last stdout line (tables then go to stderr).")
 
 
@@ -139,3 +142,20 @@ def params_per_strategy(strategies: list[str], params: dict) -> dict[str, dict]:
             raise ValueError(f"--param {key}: no audited strategy takes it ({', '.join(strategies)})")
     return out
 
+
+
+def distributed_context(distributed: bool) -> Any:
+    """The torchrun group this process joins with --distributed (None without it)."""
+    if not distributed:
+        return None
+    from recsys_hash.distributed import init_from_env
+
+    return init_from_env()
+
+
+def emit_main(ctx: Any, result: Any, as_json: bool, render: Any) -> None:
+    """`emit` on rank 0 only (every rank of a distributed run computes the same result)."""
+    from recsys_hash.commands._output import emit
+
+    if ctx is None or ctx.is_main:
+        emit(result, as_json, render)

@@ -13,7 +13,7 @@ import typer
 
 from recsys_hash.budget import parse_budget
 from recsys_hash.commands import _options as opt
-from recsys_hash.commands._output import emit, guard, parse_list
+from recsys_hash.commands._output import guard, parse_list
 
 MODEL_FILE = "model.safetensors"
 
@@ -38,7 +38,7 @@ def save_model(out: Path, model, tables: dict, result: dict) -> dict[str, str]:
 def train_ctr_command(dataset: Optional[str], dataset_path: Optional[Path], config: Optional[Path],
                       model: Optional[str], strategy: Optional[str], budget: Optional[str], fields: Optional[str],
                       feature: list[str], param: list[str], dim: Optional[int], train_overrides: dict,
-                      seed_text: str, threads: Optional[int], save: Optional[Path]) -> dict:
+                      seed_text: str, threads: Optional[int], save: Optional[Path], ctx=None) -> dict:
     from dataclasses import replace
 
     from recsys_hash.data.ctr_sets import load_ctr_dataset
@@ -65,8 +65,8 @@ def train_ctr_command(dataset: Optional[str], dataset_path: Optional[Path], conf
                                 names, params)
     cfg = replace(cfg, features={**cfg.features, **overrides})
     with torch_threads(threads):
-        result, net, tables = run_ctr(data, cfg, train, seed=seed)
-    if save is not None:
+        result, net, tables = run_ctr(data, cfg, train, seed=seed, ctx=ctx)
+    if save is not None and (ctx is None or ctx.is_main):
         result["saved"] = save_model(save, net, tables, result)
     return result
 
@@ -90,7 +90,8 @@ def register(app: typer.Typer) -> None:
         dim: Optional[int] = typer.Option(None, "--dim", help="Embedding dimension (default 16)."),
         lr: Optional[float] = typer.Option(None, "--lr", help="AdamW learning rate of the dense layers."),
         emb_lr: Optional[float] = typer.Option(None, "--emb-lr", help="Learning rate of the embedding tables."),
-        emb_optimizer: Optional[str] = typer.Option(None, "--emb-optimizer", help="adagrad (default) | adam."),
+        emb_optimizer: Optional[str] = typer.Option(None, "--emb-optimizer", help="adagrad (default) | adam | sgd "
+                                                    "(--distributed on CPU: adagrad or sgd)."),
         epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs (early stopping on valid AUC)."),
         batch_size: Optional[int] = typer.Option(None, "--batch-size"),
         patience: Optional[int] = typer.Option(None, "--patience", help="Evaluations without a better valid AUC."),
@@ -102,6 +103,7 @@ def register(app: typer.Typer) -> None:
         save: Optional[Path] = typer.Option(None, "--save", "--out", help="Folder for the trained model and every "
                                             "remapper artifact (readable by `recsys-hash audit-model`)."),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
+        distributed: bool = opt.DISTRIBUTED,
         as_json: bool = opt.JSON,
     ) -> None:
         """Train a CTR model whose sparse features each go through their own ID strategy; report AUC, logloss, GAUC."""
@@ -109,9 +111,10 @@ def register(app: typer.Typer) -> None:
                      "batch_size": batch_size, "patience": patience, "resume": resume or None,
                      "checkpoint": str(checkpoint) if checkpoint else None,
                      "progress": None if progress else False}   # progress goes to stderr, --json too
+        ctx = guard(lambda: opt.distributed_context(distributed), as_json)
         result = guard(lambda: train_ctr_command(dataset, dataset_path, config, model, strategy, budget, fields, feature,
-                                                 param, dim, overrides, seed, threads, save), as_json)
-        emit(result, as_json, lambda c: _render(result, c))
+                                                 param, dim, overrides, seed, threads, save, ctx), as_json)
+        opt.emit_main(ctx, result, as_json, lambda c: _render(result, c))
 
 
 def _render(result: dict, c) -> None:

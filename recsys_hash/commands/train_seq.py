@@ -11,12 +11,12 @@ from typing import Optional
 import typer
 
 from recsys_hash.commands import _options as opt
-from recsys_hash.commands._output import emit, guard
+from recsys_hash.commands._output import guard
 
 
 def train_seq_command(dataset: str, dataset_path: Optional[Path], module: str, max_len: Optional[int],
                       model_overrides: dict, train_overrides: dict, strategy: str, budget: Optional[str],
-                      seed_text: str, threads: Optional[int]) -> dict:
+                      seed_text: str, threads: Optional[int], ctx=None) -> dict:
     from recsys_hash.budget import parse_budget
     from recsys_hash.data.seq_sets import load_seq_dataset
     from recsys_hash.eval.timing import torch_threads
@@ -29,7 +29,7 @@ def train_seq_command(dataset: str, dataset_path: Optional[Path], module: str, m
     data = load_seq_dataset(dataset, dataset_path, max_len, seed)
     with torch_threads(threads):
         result, _ = run_seq(data, model_cfg, train, seed=seed, strategy=strategy,
-                            budget=parse_budget(budget, "--budget") if budget is not None else None)
+                            budget=parse_budget(budget, "--budget") if budget is not None else None, ctx=ctx)
     return result
 
 
@@ -56,23 +56,27 @@ def register(app: typer.Typer) -> None:
         batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Default 256."),
         lr: Optional[float] = typer.Option(None, "--lr", help="AdamW learning rate of the dense layers."),
         emb_lr: Optional[float] = typer.Option(None, "--emb-lr", help="Learning rate of the embedding tables."),
+        emb_optimizer: Optional[str] = typer.Option(None, "--emb-optimizer", help="adam (default) | adagrad | sgd "
+                                                    "(--distributed on CPU: adagrad or sgd)."),
         patience: Optional[int] = typer.Option(None, "--patience"),
         seed: str = typer.Option("0", "--seed", help="Seed (>= 0) of negatives, splits, initialisation and shuffles."),
         threads: Optional[int] = opt.THREADS,
         checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Save training state here (safetensors)."),
         resume: bool = typer.Option(False, "--resume", help="Continue from --checkpoint if it exists."),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
+        distributed: bool = opt.DISTRIBUTED,
         as_json: bool = opt.JSON,
     ) -> None:
         """Train a CTR model over long behaviour sequences with one sequence module; report AUC, logloss, GAUC."""
         model_overrides = {"dim": dim, "att_dim": att_dim, "k": k, "m": m, "tau": tau}
         train_overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "emb_lr": emb_lr,
-                           "patience": patience, "checkpoint": str(checkpoint) if checkpoint else None,
+                           "emb_optimizer": emb_optimizer, "patience": patience, "checkpoint": str(checkpoint) if checkpoint else None,
                            "resume": resume or None, "progress": None if progress else False}   # progress goes to stderr, --json too
+        ctx = guard(lambda: opt.distributed_context(distributed), as_json)
         result = guard(lambda: train_seq_command(dataset, dataset_path, module, max_len, model_overrides,
-                                                 train_overrides, strategy, budget, seed, threads), as_json,
+                                                 train_overrides, strategy, budget, seed, threads, ctx), as_json,
                        module=module)
-        emit(result, as_json, lambda c: _render(result, c))
+        opt.emit_main(ctx, result, as_json, lambda c: _render(result, c))
 
 
 def _render(result: dict, c) -> None:

@@ -16,13 +16,14 @@ import torch
 import torch.nn.functional as F
 
 from recsys_hash.data.ctr_sets import CTRDataset
+from recsys_hash.distributed.context import DistContext, all_sum, gather_parts, rank_part, step_bounds
 from recsys_hash.eval.ctr_metrics import auc, group_auc, logloss
 from recsys_hash.models.ctr import CTRModel, fit_ctr_tables
 from recsys_hash.models.ctr_config import CTRConfig
 from recsys_hash.models.trainer import LoopConfig, TrainLoop, epoch_permutation, seed_everything
 
 CHECKPOINT_KIND = "ctr_checkpoint"
-EMB_OPTIMIZERS = ("adagrad", "adam")
+EMB_OPTIMIZERS = ("adagrad", "adam", "sgd")
 LOGLOSS_NOTE = "test logloss uses the weights of the best validation logloss epoch (logloss_epoch), not the best AUC"
 
 
@@ -68,57 +69,97 @@ class CTRTrainConfig:
 
 def make_optimizers(model: CTRModel, cfg: CTRTrainConfig) -> dict[str, torch.optim.Optimizer]:
     emb = model.embedding_parameters()
-    emb_opt = (torch.optim.Adagrad(emb, lr=cfg.emb_lr) if cfg.emb_optimizer == "adagrad"
-               else torch.optim.Adam(emb, lr=cfg.emb_lr))
+    emb_opt = {"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam,
+               "sgd": torch.optim.SGD}[cfg.emb_optimizer](emb, lr=cfg.emb_lr)
     return {"embedding": emb_opt,
             "dense": torch.optim.AdamW(model.dense_parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)}
 
 
 @torch.no_grad()
-def predict(model: CTRModel, data: CTRDataset, split: str, batch: int = 32768) -> np.ndarray:
-    """Click probabilities float64 [rows of `split`]."""
+def predict(model: CTRModel, data: CTRDataset, split: str, batch: int = 32768,
+            ctx: Optional[DistContext] = None) -> np.ndarray:
+    """Click probabilities float64 [rows of `split`]. With `ctx` (a sharded model) every rank predicts its part of
+    each batch of `batch x world` rows and every rank gets all probabilities."""
     model.eval()
     n = len(data.splits()[split])
+    world = ctx.world if ctx is not None else 1
     out = []
-    for start in range(0, n, batch):
-        dense, kjt, _ = data.batch(split, np.arange(start, min(start + batch, n)))
-        out.append(torch.sigmoid(model(dense, kjt)).double().numpy())
+    for lo, hi in step_bounds(n, batch, world):
+        idx = np.arange(lo, hi) if ctx is None else rank_part(np.arange(lo, hi), ctx.rank, world)[0]
+        dense, kjt, _ = _on_device(data.batch(split, idx), ctx)
+        probs = torch.sigmoid(model(dense, kjt)).double()
+        out.append((probs if ctx is None else gather_parts(probs, hi - lo, ctx)).cpu().numpy())
     model.train()
     return np.concatenate(out)
 
 
-def evaluate_split(model: CTRModel, data: CTRDataset, split: str, batch: int = 32768) -> dict[str, float]:
+def _on_device(batch: tuple, ctx: Optional[DistContext]) -> tuple:
+    if ctx is None or ctx.device.type == "cpu":
+        return batch
+    return tuple(t.to(ctx.device) for t in batch)
+
+
+def evaluate_split(model: CTRModel, data: CTRDataset, split: str, batch: int = 32768,
+                   ctx: Optional[DistContext] = None) -> dict[str, float]:
     """AUC, logloss and GAUC by the user field on one split."""
-    probs = predict(model, data, split, batch)
+    probs = predict(model, data, split, batch, ctx)
     frame = data.splits()[split]
     res = group_auc(frame.labels, probs, frame.categorical[data.user_field])
     return {"auc": auc(frame.labels, probs), "logloss": logloss(frame.labels, probs), "gauc": res.gauc}
 
 
 def train_ctr(model: CTRModel, data: CTRDataset, cfg: CTRTrainConfig, seed: int = 0,
-              provenance: Optional[Mapping[str, Any]] = None, on_epoch: Optional[Callable[[int], None]] = None):
+              provenance: Optional[Mapping[str, Any]] = None, on_epoch: Optional[Callable[[int], None]] = None,
+              ctx: Optional[DistContext] = None):
     """Train on data.train, early-stop on data.valid AUC; returns the trainer core's LoopResult.
-    `on_epoch(epoch)` is called after each epoch (progress)."""
+    `on_epoch(epoch)` is called after each epoch (progress).
+
+    With `ctx` (under torchrun) the tables are sharded over the ranks (`recsys_hash.distributed.sharded`): every step
+    trains on the same `batch_size x world` rows of the seeded shuffle, each rank on its part, with the gradient of
+    the mean loss over all of them. `model` itself stays unsharded and ends with the best weights."""
     if cfg.emb_l2 > 0 and not hasattr(model, "sparse"):
         raise ValueError(f"emb_l2={cfg.emb_l2} needs a model with a pooled sparse arch (`model.sparse`); "
                          f"{type(model).__name__} has none: set emb_l2=0")
-    optimizers = make_optimizers(model, cfg)
+    world = 1 if ctx is None else ctx.world
+    weights_io = None
+    if ctx is None:
+        net, optimizers = model, make_optimizers(model, cfg)
+    else:
+        from recsys_hash.distributed.sharded import dense_parameters, shard_for_training, weights_io as sharded_io
+
+        if cfg.checkpoint or cfg.resume:
+            raise ValueError("distributed training does not write or resume checkpoints yet: drop --checkpoint "
+                             "and --resume (or train on one process)")
+        net = shard_for_training(model, ctx, cfg.emb_optimizer, cfg.emb_lr)
+        optimizers = {"dense": torch.optim.AdamW(dense_parameters(net), lr=cfg.lr, weight_decay=cfg.weight_decay)}
+        weights_io = sharded_io(net)
+    inner = getattr(net, "module", net)                     # the model inside DistributedModelParallel
     n = len(data.train)
     pooled: dict[str, Any] = {}
 
     def train_epoch(epoch: int, advance) -> dict[str, float]:
         perm = epoch_permutation(n, seed, epoch)
         total = 0.0
-        hook = (model.sparse.register_forward_hook(lambda _m, _i, out: pooled.__setitem__("kt", out))
+        hook = (inner.sparse.register_forward_hook(lambda _m, _i, out: pooled.__setitem__("kt", out))
                 if cfg.emb_l2 > 0 else None)
         try:
-            for start in range(0, n, cfg.batch_size):
-                total += train_step(perm[start:start + cfg.batch_size], hook is not None)
-                advance(int(min(cfg.batch_size, n - start)))
+            for lo, hi in step_bounds(n, cfg.batch_size, world):
+                if ctx is None:
+                    total += train_step(perm[lo:hi], hook is not None)
+                else:
+                    total += sharded_step(*rank_part(perm[lo:hi], ctx.rank, world), hi - lo, hook is not None)
+                advance(hi - lo)
         finally:
             if hook is not None:
                 hook.remove()
-        return {"loss": total / n}
+        return {"loss": (total if ctx is None else all_sum(total, ctx)) / n}
+
+    def step(loss: torch.Tensor) -> None:
+        for opt in optimizers.values():
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for opt in optimizers.values():
+            opt.step()
 
     def train_step(idx: np.ndarray, l2: bool) -> float:
         """One optimiser step on rows `idx`; returns the batch's summed loss (BCE + the embedding L2 term)."""
@@ -126,22 +167,36 @@ def train_ctr(model: CTRModel, data: CTRDataset, cfg: CTRTrainConfig, seed: int 
         loss = F.binary_cross_entropy_with_logits(model(dense, kjt), labels)
         if l2:       # L2 on the embeddings this batch looked up (pooled per feature), averaged over its rows
             loss = loss + cfg.emb_l2 * pooled.pop("kt").values().pow(2).sum() / idx.size
-        for opt in optimizers.values():
-            opt.zero_grad(set_to_none=True)
-        loss.backward()
-        for opt in optimizers.values():
-            opt.step()
+        step(loss)
         return float(loss.detach()) * idx.size
 
+    def sharded_step(idx: np.ndarray, weight: np.ndarray, step_rows: int, l2: bool) -> float:
+        """This rank's part of one step of `step_rows` rows (padding rows weigh 0); returns the part's summed loss.
+        The loss is the part's share of the step's mean times `world`: DDP averages the dense gradients over the
+        ranks and TorchRec's all-to-all divides the table gradients by the world size
+        (torchrec.distributed.comm_ops.GRADIENT_DIVISION), so the update is that of the step's mean loss."""
+        dense, kjt, labels = _on_device(data.batch("train", idx), ctx)
+        w = torch.from_numpy(weight).to(labels.device)
+        per_row = F.binary_cross_entropy_with_logits(net(dense, kjt), labels, reduction="none")
+        if l2:
+            per_row = per_row + cfg.emb_l2 * pooled.pop("kt").values().pow(2).sum(dim=1)
+        part = (per_row * w).sum()
+        step(part * (world / step_rows))
+        return float(part.detach())
+
     loop = TrainLoop(LoopConfig(epochs=cfg.epochs, patience=cfg.patience, eval_every=cfg.eval_every,
-                                checkpoint=cfg.checkpoint, resume=cfg.resume, progress=cfg.progress), CHECKPOINT_KIND)
+                                checkpoint=cfg.checkpoint, resume=cfg.resume,
+                                progress=cfg.progress and (ctx is None or ctx.is_main)), CHECKPOINT_KIND)
     prov = {**dict(provenance or {}), "seed": seed,
             **{k: v for k, v in asdict(cfg).items() if k in ("batch_size", "lr", "emb_lr", "emb_optimizer",
                                                               "weight_decay", "emb_l2", "init_std",
                                                               "hidden")}}
-    return loop.run(model, optimizers, train_epoch, lambda: evaluate_split(model, data, "valid", cfg.eval_batch),
-                    monitor="auc", mode="max", track={"logloss": "min"}, provenance=prov, total_rows=n,
-                    description=f"{model.kind} CTR", on_epoch=on_epoch)
+    result = loop.run(net, optimizers, train_epoch, lambda: evaluate_split(net, data, "valid", cfg.eval_batch, ctx),
+                      monitor="auc", mode="max", track={"logloss": "min"}, provenance=prov, total_rows=n,
+                      description=f"{model.kind} CTR", on_epoch=on_epoch, weights=weights_io)
+    if ctx is not None:                              # hand the trained weights back to the unsharded model
+        model.load_state_dict(weights_io[0]())
+    return result
 
 
 def tables_fingerprint(tables: Mapping[str, Any], vocab: Mapping[str, int]) -> dict[str, Any]:
@@ -158,11 +213,12 @@ def tables_fingerprint(tables: Mapping[str, Any], vocab: Mapping[str, int]) -> d
 
 def run_ctr(data: CTRDataset, config: CTRConfig, train: Optional[CTRTrainConfig] = None, seed: int = 0,
             tables: Optional[dict[str, Any]] = None, on_epoch: Optional[Callable[[int], None]] = None,
-            ) -> tuple[dict[str, Any], CTRModel, dict[str, Any]]:
+            ctx: Optional[DistContext] = None) -> tuple[dict[str, Any], CTRModel, dict[str, Any]]:
     """Fit every feature's table, train, test. Returns (JSON-ready result, trained model, tables).
 
     `tables` (feature -> fitted IdRemapper) skips fitting: the audit fits and measures them itself;
-    `on_epoch(epoch)` is called after each training epoch (progress).
+    `on_epoch(epoch)` is called after each training epoch (progress); `ctx`: train sharded over the ranks of a
+    torchrun group (every rank fits the same tables from the same seed; testing runs on the unsharded model).
     """
     train = train or CTRTrainConfig(**config.train)
     graph = tuple(config.graph_fields or (data.user_field, data.item_field))
@@ -179,7 +235,7 @@ def run_ctr(data: CTRDataset, config: CTRConfig, train: Optional[CTRTrainConfig]
     provenance = {"dataset": data.name, "rows": {s: len(f) for s, f in data.splits().items()}, "model": config.model,
                   "dim": config.dim, "features": {f: asdict(s) for f, s in specs.items()},
                   "tables": tables_fingerprint(tables, data.vocab)}
-    res = train_ctr(model, data, train, seed=seed, provenance=provenance, on_epoch=on_epoch)
+    res = train_ctr(model, data, train, seed=seed, provenance=provenance, on_epoch=on_epoch, ctx=ctx)
     test = evaluate_split(model, data, "test", train.eval_batch)               # best-AUC weights are loaded
     ll_epoch = res.tracked_best["logloss"]["epoch"]
     if "best_logloss" in res.snapshots:
@@ -199,6 +255,14 @@ def run_ctr(data: CTRDataset, config: CTRConfig, train: Optional[CTRTrainConfig]
         "epochs": res.epochs_run, "best_epoch": res.best_epoch, "logloss_epoch": ll_epoch,
         "stopped_early": res.stopped_early, "valid_auc": res.best, "graph": report,
         "n_train": len(data.train), "n_valid": len(data.valid), "n_test": len(data.test),
-        "history": res.history,
+        "history": res.history, "distributed": distributed_info(ctx),
     }
     return result, model, tables
+
+
+def distributed_info(ctx: Optional[DistContext]) -> Optional[dict[str, Any]]:
+    """What a result says of a distributed run (None for one process)."""
+    if ctx is None:
+        return None
+    return {"world_size": ctx.world, "backend": ctx.backend, "sharding": "row_wise", "device": str(ctx.device),
+            "embedding_optimizer": "fused (TorchRec apply_optimizer_in_backward)"}

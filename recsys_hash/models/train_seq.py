@@ -11,7 +11,9 @@ import numpy as np
 
 from recsys_hash.data.seq_sets import SeqCTRDataset
 from recsys_hash.models.seq_ctr import LongSeqCTR, SeqModelConfig
-from recsys_hash.models.train_ctr import LOGLOSS_NOTE, CTRTrainConfig, evaluate_split, tables_fingerprint, train_ctr
+from recsys_hash.distributed.context import DistContext
+from recsys_hash.models.train_ctr import (LOGLOSS_NOTE, CTRTrainConfig, distributed_info, evaluate_split,
+                                          tables_fingerprint, train_ctr)
 from recsys_hash.models.trainer import seed_everything
 
 
@@ -50,8 +52,9 @@ def fit_seq_tables(data: SeqCTRDataset, strategy: str = "full", budget: Optional
 
 def run_seq(data: SeqCTRDataset, model_cfg: SeqModelConfig, train: Optional[CTRTrainConfig] = None,
             seed: int = 0, strategy: str = "full", budget: Optional[float] = None,
-            ) -> tuple[dict[str, Any], LongSeqCTR]:
-    """Fit tables, train, test -> (JSON-ready result with auc, logloss, gauc, train_s, module; trained model)."""
+            ctx: Optional[DistContext] = None) -> tuple[dict[str, Any], LongSeqCTR]:
+    """Fit tables, train, test -> (JSON-ready result with auc, logloss, gauc, train_s, module; trained model).
+    `ctx`: train sharded over the ranks of a torchrun group (see `train_ctr`)."""
     train = train or seq_train_config()
     seed_everything(seed)
     tables = fit_seq_tables(data, strategy, budget, seed)
@@ -61,7 +64,7 @@ def run_seq(data: SeqCTRDataset, model_cfg: SeqModelConfig, train: Optional[CTRT
                   "model": asdict(model_cfg), "max_len": data.max_len,
                   "tables": tables_fingerprint(tables, {"item": data.vocab["item"], "cate": data.vocab.get("cate", 0)})}
     t0 = time.perf_counter()
-    res = train_ctr(model, data, train, seed=seed, provenance=provenance)
+    res = train_ctr(model, data, train, seed=seed, provenance=provenance, ctx=ctx)
     wall = time.perf_counter() - t0
     test = evaluate_split(model, data, "test", train.eval_batch)
     if "best_logloss" in res.snapshots:
@@ -78,5 +81,6 @@ def run_seq(data: SeqCTRDataset, model_cfg: SeqModelConfig, train: Optional[CTRT
         "best_epoch": res.best_epoch, "logloss_epoch": res.tracked_best["logloss"]["epoch"],
         "valid_auc": res.best, "params": model.num_parameters(),
         "n_train": len(data.train), "n_valid": len(data.valid), "n_test": len(data.test), "history": res.history,
+        "distributed": distributed_info(ctx),
     }
     return result, model

@@ -117,14 +117,18 @@ class TrainLoop:
             validate: Optional[Callable[[], dict[str, float]]], monitor: str, mode: str = "max",
             track: Optional[Mapping[str, str]] = None, provenance: Optional[Mapping[str, Any]] = None,
             total_rows: int = 0, description: str = "train",
-            on_epoch: Optional[Callable[[int], None]] = None) -> LoopResult:
+            on_epoch: Optional[Callable[[int], None]] = None,
+            weights: Optional[tuple[Callable[[], Weights], Callable[[Weights], None]]] = None) -> LoopResult:
         """train_epoch(epoch, advance) trains one epoch (calling advance(rows) per step) and returns its stats;
         validate() returns metrics incl. `monitor` and every `track` key (metric -> "max"/"min"); validate=None
         trains exactly `epochs` epochs with no evaluation and keeps the last weights;
         on_epoch(epoch) is called after each epoch (e.g. the audit's progress).
+        weights: (get, set) of the model's whole weights for the best-epoch snapshots (default: its state dict; a
+        sharded model gathers its shards, see `recsys_hash.distributed.sharded.weights_io`).
         The checkpoint path is checked (`check_checkpoint_path`) before anything is trained.
         Leaves the weights of the best `monitor` evaluation loaded."""
         cfg, track = self.config, dict(track or {})
+        self._get, put = weights or ((lambda: snapshot(model)), model.load_state_dict)
         if cfg.checkpoint:
             check_checkpoint_path(cfg.checkpoint, self.kind)
         provenance = jsonable(dict(provenance or {}))
@@ -160,7 +164,7 @@ class TrainLoop:
                     metrics = validate()
                     state["valid_s"] += time.perf_counter() - t1
                     state["history"].append({"epoch": epoch, **stats, **{f"valid_{k}": v for k, v in metrics.items()}})
-                    self._update(state, snaps, model, metrics, monitor, mode, track, epoch)
+                    self._update(state, snaps, metrics, monitor, mode, track, epoch)
                     progress.update(task, info=f"epoch {epoch} valid {monitor} {metrics[monitor]:.4f} "
                                                f"(best {state['best']:.4f} @ {state['best_epoch']})")
                 if cfg.checkpoint:
@@ -168,23 +172,23 @@ class TrainLoop:
                 if on_epoch is not None:
                     on_epoch(epoch)
         if "best" in snaps:
-            model.load_state_dict(snaps["best"])
+            put(snaps["best"])
         return LoopResult(best=float(state["best"]) if state["best"] is not None else float("nan"),
                           best_epoch=state["best_epoch"], epochs_run=state["epoch"],
                           stopped_early=state["stopped_early"], train_s=state["train_s"], valid_s=state["valid_s"],
                           tracked_best={k: dict(v) for k, v in state["tracked"].items()}, history=state["history"],
                           snapshots=snaps)
 
-    def _update(self, state: dict, snaps: dict[str, Weights], model: nn.Module, metrics: Mapping[str, float],
+    def _update(self, state: dict, snaps: dict[str, Weights], metrics: Mapping[str, float],
                 monitor: str, mode: str, track: Mapping[str, str], epoch: int) -> None:
         for key, kmode in track.items():
             slot = state["tracked"][key]
             if _better(metrics[key], slot["value"], kmode):
                 slot.update(value=float(metrics[key]), epoch=epoch)
-                snaps[f"best_{key}"] = snapshot(model)
+                snaps[f"best_{key}"] = self._get()
         if _better(metrics[monitor], state["best"], mode):
             state.update(best=float(metrics[monitor]), best_epoch=epoch, bad_evals=0)
-            snaps["best"] = snapshot(model)
+            snaps["best"] = self._get()
         else:
             state["bad_evals"] += 1
             state["stopped_early"] = state["bad_evals"] >= self.config.patience

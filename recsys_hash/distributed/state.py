@@ -1,0 +1,63 @@
+"""Whole weights of a sharded model: gather every shard into full tensors on every rank, and write full tensors back
+into the shards. Used for the initial weights (TorchRec re-initialises sharded tables), the best-epoch snapshots of
+early stopping and the trained model handed back unsharded.
+
+Each table row lives on exactly one rank, so `full_state_dict` fills zeros with the local shards and sums over ranks:
+an exact copy whatever the sharding (row-, table- or column-wise). Memory: one full copy of every table per rank — meant
+for models whose tables fit one host's memory (the datasets here); a larger model would save shards instead.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+def _shards(value) -> list | None:
+    """[(offsets, tensor)] of a sharded state-dict entry; None for a plain (replicated) tensor."""
+    if hasattr(value, "local_shards"):                           # ShardedTensor
+        return [(list(s.metadata.shard_offsets), s.tensor) for s in value.local_shards()]
+    return None
+
+
+def _slices(offsets: list, tensor: torch.Tensor) -> tuple[slice, ...]:
+    return tuple(slice(o, o + n) for o, n in zip(offsets, tensor.shape))
+
+
+def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state dict with every sharded entry gathered into one full CPU tensor (collective: every rank calls
+    it, in the same order; every rank gets the full dict)."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in model.state_dict().items():
+        shards = _shards(value)
+        if shards is None:
+            out[key] = value.detach().cpu().clone()
+            continue
+        full = torch.zeros(value.size(), dtype=value.dtype, device=shards[0][1].device if shards else "cpu")
+        for offsets, tensor in shards:
+            full[_slices(offsets, tensor)] = tensor.detach()
+        dist.all_reduce(full)                                  # each element is non-zero on at most one rank
+        out[key] = full.cpu()
+    return out
+
+
+def load_full_state_dict(model: nn.Module, weights: Mapping[str, torch.Tensor]) -> None:
+    """Copy full tensors into the model: each sharded entry takes its shards' slices, plain entries are copied.
+    Keys must match the model's state dict exactly (an error names the differences)."""
+    state = model.state_dict()
+    missing, extra = sorted(set(state) - set(weights)), sorted(set(weights) - set(state))
+    if missing or extra:
+        raise ValueError(f"weights do not match the sharded model: missing {missing[:5]}, unexpected {extra[:5]}")
+    with torch.no_grad():
+        for key, value in state.items():
+            src = weights[key]
+            if tuple(src.shape) != tuple(value.size()):
+                raise ValueError(f"weights[{key!r}] has shape {tuple(src.shape)}, the model {tuple(value.size())}")
+            shards = _shards(value)
+            if shards is None:
+                value.copy_(src.to(value.device))
+            else:
+                for offsets, tensor in shards:
+                    tensor.copy_(src[_slices(offsets, tensor)].to(tensor.device))
