@@ -103,12 +103,14 @@ def register(app: typer.Typer) -> None:
         save: Optional[Path] = typer.Option(None, "--save", "--out", help="Folder for the trained model and every "
                                             "remapper artifact (readable by `recsys-hash audit-model`)."),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
+        sharding: str = typer.Option("row_wise", "--sharding", help="With --distributed: row_wise (rows of every "
+                                     "table split over the ranks) | table_wise (whole tables placed round-robin)."),
         distributed: bool = opt.DISTRIBUTED,
         as_json: bool = opt.JSON,
     ) -> None:
         """Train a CTR model whose sparse features each go through their own ID strategy; report AUC, logloss, GAUC."""
         overrides = {"lr": lr, "emb_lr": emb_lr, "emb_optimizer": emb_optimizer, "epochs": epochs,
-                     "batch_size": batch_size, "patience": patience, "resume": resume or None,
+                     "batch_size": batch_size, "patience": patience, "sharding": sharding, "resume": resume or None,
                      "checkpoint": str(checkpoint) if checkpoint else None,
                      "progress": None if progress else False}   # progress goes to stderr, --json too
         ctx = guard(lambda: opt.distributed_context(distributed), as_json)

@@ -64,13 +64,16 @@ def register(app: typer.Typer) -> None:
         checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Save training state here (safetensors)."),
         resume: bool = typer.Option(False, "--resume", help="Continue from --checkpoint if it exists."),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
+        sharding: str = typer.Option("row_wise", "--sharding", help="With --distributed: row_wise (rows of every "
+                                     "table split over the ranks) | table_wise (whole tables placed round-robin)."),
         distributed: bool = opt.DISTRIBUTED,
         as_json: bool = opt.JSON,
     ) -> None:
         """Train a CTR model over long behaviour sequences with one sequence module; report AUC, logloss, GAUC."""
         model_overrides = {"dim": dim, "att_dim": att_dim, "k": k, "m": m, "tau": tau}
         train_overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "emb_lr": emb_lr,
-                           "emb_optimizer": emb_optimizer, "patience": patience, "checkpoint": str(checkpoint) if checkpoint else None,
+                           "emb_optimizer": emb_optimizer, "sharding": sharding, "patience": patience,
+                           "checkpoint": str(checkpoint) if checkpoint else None,
                            "resume": resume or None, "progress": None if progress else False}   # progress goes to stderr, --json too
         ctx = guard(lambda: opt.distributed_context(distributed), as_json)
         result = guard(lambda: train_seq_command(dataset, dataset_path, module, max_len, model_overrides,

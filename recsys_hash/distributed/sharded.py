@@ -1,9 +1,9 @@
 """A CTR or sequence model sharded for training with TorchRec's DistributedModelParallel.
 
 Every managed-collision collection in the model (MC-EBC of the CTR models, MC-EC of the sequence models) is sharded
-(row-wise by default) and its tables train with TorchRec's fused optimizer (`apply_optimizer_in_backward`: the
-update runs inside backward, on the rank that owns each row); the dense layers are replicated (DDP) and train with
-the caller's optimizer. The initial weights of the unsharded model are copied into the shards, so a sharded run
+(row-wise by default; `recsys_hash.integrations.sharding.model_sharding_plan`) and its tables train with TorchRec's
+fused optimizer (`apply_optimizer_in_backward`: the update runs inside backward, on the rank that owns each row);
+the dense layers are replicated (DDP) and train with the caller's optimizer. The initial weights of the unsharded model are copied into the shards, so a sharded run
 starts from exactly the weights an unsharded run would.
 
 Fused optimizers on CPU (fbgemm): Adagrad and SGD. Adam needs a GPU.
@@ -24,46 +24,23 @@ FUSED_OPTIMIZERS = {"adagrad": (torch.optim.Adagrad, True), "sgd": (torch.optim.
                     "adam": (torch.optim.Adam, False)}
 
 
-def mc_collections(model: nn.Module) -> dict[str, nn.Module]:
-    """module path -> every ManagedCollisionEmbedding(Bag)Collection inside `model`."""
-    from torchrec.modules.mc_embedding_modules import (ManagedCollisionEmbeddingBagCollection,
-                                                       ManagedCollisionEmbeddingCollection)
-
-    kinds = (ManagedCollisionEmbeddingBagCollection, ManagedCollisionEmbeddingCollection)
-    return {name: m for name, m in model.named_modules() if isinstance(m, kinds)}
-
-
-def _plan(model: nn.Module, world: int, device_type: str):
-    """ShardingPlan: every table of every MC collection row-wise over `world` ranks, + the sharders it needs."""
-    from torchrec.distributed.mc_embedding import ManagedCollisionEmbeddingCollectionSharder
-    from torchrec.distributed.mc_embeddingbag import ManagedCollisionEmbeddingBagCollectionSharder
-    from torchrec.distributed.sharding_plan import construct_module_sharding_plan, row_wise
-    from torchrec.distributed.types import ShardingPlan
-    from torchrec.modules.mc_embedding_modules import ManagedCollisionEmbeddingBagCollection
-
-    plans = {}
-    bag, seq = ManagedCollisionEmbeddingBagCollectionSharder(), ManagedCollisionEmbeddingCollectionSharder()
-    for path, module in mc_collections(model).items():
-        pooled = isinstance(module, ManagedCollisionEmbeddingBagCollection)
-        configs = (module._embedding_module.embedding_bag_configs() if pooled
-                   else module._embedding_module.embedding_configs())
-        plans[path] = construct_module_sharding_plan(
-            module, per_param_sharding={c.name: row_wise() for c in configs}, sharder=bag if pooled else seq,
-            local_size=world, world_size=world, device_type=device_type)
-    return ShardingPlan(plans), [bag, seq]
-
-
-def shard_for_training(model: nn.Module, ctx: DistContext, emb_optimizer: str, emb_lr: float) -> nn.Module:
-    """A DistributedModelParallel over a deep copy of `model` (which stays unsharded), its tables row-wise over the
-    ranks with the fused `emb_optimizer`, starting from `model`'s weights."""
+def shard_for_training(model: nn.Module, ctx: DistContext, emb_optimizer: str, emb_lr: float,
+                       sharding: str = "row_wise") -> nn.Module:
+    """A DistributedModelParallel over a deep copy of `model` (which stays unsharded), its tables sharded over the
+    ranks (`sharding`: row_wise | table_wise, see `recsys_hash.integrations.sharding`) with the fused
+    `emb_optimizer`, starting from `model`'s weights."""
     from torchrec.distributed.model_parallel import DistributedModelParallel
     from torchrec.distributed.types import ShardingEnv
     from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
     import torch.distributed as dist
 
+    from recsys_hash.integrations.sharding import SHARDINGS, mc_collections, model_sharding_plan
+
     if emb_optimizer not in FUSED_OPTIMIZERS:
         raise ValueError(f"distributed training: embedding optimizer must be one of {', '.join(FUSED_OPTIMIZERS)}, "
                          f"got {emb_optimizer!r}")
+    if sharding not in SHARDINGS:
+        raise ValueError(f"distributed training: sharding must be one of {', '.join(SHARDINGS)}, got {sharding!r}")
     cls, on_cpu = FUSED_OPTIMIZERS[emb_optimizer]
     if ctx.device.type == "cpu" and not on_cpu:
         raise ValueError(f"distributed training on CPU: TorchRec's fused {emb_optimizer} kernel needs a GPU; "
@@ -75,7 +52,7 @@ def shard_for_training(model: nn.Module, ctx: DistContext, emb_optimizer: str, e
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     for module in collections.values():
         apply_optimizer_in_backward(cls, module.parameters(), {"lr": emb_lr})
-    plan, sharders = _plan(work, ctx.world, ctx.device.type)
+    plan, sharders = model_sharding_plan(work, ctx.world, sharding, ctx.device.type)
     dmp = DistributedModelParallel(work, env=ShardingEnv.from_process_group(dist.group.WORLD), plan=plan,
                                    sharders=sharders, device=ctx.device)
     load_full_state_dict(dmp, initial)          # TorchRec re-initialises sharded tables: start from model's weights

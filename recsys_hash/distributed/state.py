@@ -8,11 +8,21 @@ for models whose tables fit one host's memory (the datasets here); a larger mode
 """
 from __future__ import annotations
 
-from typing import Mapping
+import warnings
+from contextlib import contextmanager
+from typing import Iterator, Mapping
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+
+@contextmanager
+def _quiet_sharded_tensor() -> Iterator[None]:
+    """TorchRec's sharded state dicts hold ShardedTensors, whose every use warns that torch prefers DTensor."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*ShardedTensor.*", category=FutureWarning)
+        yield
 
 
 def _shards(value) -> list | None:
@@ -30,12 +40,16 @@ def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """The model's state dict with every sharded entry gathered into one full CPU tensor (collective: every rank calls
     it, in the same order; every rank gets the full dict)."""
     out: dict[str, torch.Tensor] = {}
-    for key, value in model.state_dict().items():
+    with _quiet_sharded_tensor():
+        state = model.state_dict()
+    for key, value in state.items():
         shards = _shards(value)
         if shards is None:
             out[key] = value.detach().cpu().clone()
             continue
-        full = torch.zeros(value.size(), dtype=value.dtype, device=shards[0][1].device if shards else "cpu")
+        with _quiet_sharded_tensor():
+            size, dtype = tuple(value.size()), value.dtype
+        full = torch.zeros(size, dtype=dtype, device=shards[0][1].device if shards else "cpu")
         for offsets, tensor in shards:
             full[_slices(offsets, tensor)] = tensor.detach()
         dist.all_reduce(full)                                  # each element is non-zero on at most one rank
@@ -46,15 +60,17 @@ def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 def load_full_state_dict(model: nn.Module, weights: Mapping[str, torch.Tensor]) -> None:
     """Copy full tensors into the model: each sharded entry takes its shards' slices, plain entries are copied.
     Keys must match the model's state dict exactly (an error names the differences)."""
-    state = model.state_dict()
+    with _quiet_sharded_tensor():
+        state = model.state_dict()
+        sizes = {k: tuple(v.size()) for k, v in state.items()}
     missing, extra = sorted(set(state) - set(weights)), sorted(set(weights) - set(state))
     if missing or extra:
         raise ValueError(f"weights do not match the sharded model: missing {missing[:5]}, unexpected {extra[:5]}")
     with torch.no_grad():
         for key, value in state.items():
             src = weights[key]
-            if tuple(src.shape) != tuple(value.size()):
-                raise ValueError(f"weights[{key!r}] has shape {tuple(src.shape)}, the model {tuple(value.size())}")
+            if tuple(src.shape) != sizes[key]:
+                raise ValueError(f"weights[{key!r}] has shape {tuple(src.shape)}, the model {sizes[key]}")
             shards = _shards(value)
             if shards is None:
                 value.copy_(src.to(value.device))

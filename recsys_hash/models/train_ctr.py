@@ -51,6 +51,7 @@ class CTRTrainConfig:
     checkpoint: Optional[str] = None
     resume: bool = False
     progress: bool = True
+    sharding: str = "row_wise"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "eval_every", "eval_batch", "hidden"):
@@ -130,7 +131,7 @@ def train_ctr(model: CTRModel, data: CTRDataset, cfg: CTRTrainConfig, seed: int 
         if cfg.checkpoint or cfg.resume:
             raise ValueError("distributed training does not write or resume checkpoints yet: drop --checkpoint "
                              "and --resume (or train on one process)")
-        net = shard_for_training(model, ctx, cfg.emb_optimizer, cfg.emb_lr)
+        net = shard_for_training(model, ctx, cfg.emb_optimizer, cfg.emb_lr, cfg.sharding)
         optimizers = {"dense": torch.optim.AdamW(dense_parameters(net), lr=cfg.lr, weight_decay=cfg.weight_decay)}
         weights_io = sharded_io(net)
     inner = getattr(net, "module", net)                     # the model inside DistributedModelParallel
@@ -191,6 +192,8 @@ def train_ctr(model: CTRModel, data: CTRDataset, cfg: CTRTrainConfig, seed: int 
             **{k: v for k, v in asdict(cfg).items() if k in ("batch_size", "lr", "emb_lr", "emb_optimizer",
                                                               "weight_decay", "emb_l2", "init_std",
                                                               "hidden")}}
+    if ctx is not None:
+        prov["sharding"] = cfg.sharding
     result = loop.run(net, optimizers, train_epoch, lambda: evaluate_split(net, data, "valid", cfg.eval_batch, ctx),
                       monitor="auc", mode="max", track={"logloss": "min"}, provenance=prov, total_rows=n,
                       description=f"{model.kind} CTR", on_epoch=on_epoch, weights=weights_io)
@@ -255,14 +258,14 @@ def run_ctr(data: CTRDataset, config: CTRConfig, train: Optional[CTRTrainConfig]
         "epochs": res.epochs_run, "best_epoch": res.best_epoch, "logloss_epoch": ll_epoch,
         "stopped_early": res.stopped_early, "valid_auc": res.best, "graph": report,
         "n_train": len(data.train), "n_valid": len(data.valid), "n_test": len(data.test),
-        "history": res.history, "distributed": distributed_info(ctx),
+        "history": res.history, "distributed": distributed_info(ctx, train),
     }
     return result, model, tables
 
 
-def distributed_info(ctx: Optional[DistContext]) -> Optional[dict[str, Any]]:
+def distributed_info(ctx: Optional[DistContext], train: CTRTrainConfig) -> Optional[dict[str, Any]]:
     """What a result says of a distributed run (None for one process)."""
     if ctx is None:
         return None
-    return {"world_size": ctx.world, "backend": ctx.backend, "sharding": "row_wise", "device": str(ctx.device),
+    return {"world_size": ctx.world, "backend": ctx.backend, "sharding": train.sharding, "device": str(ctx.device),
             "embedding_optimizer": "fused (TorchRec apply_optimizer_in_backward)"}

@@ -81,6 +81,6 @@ def run_seq(data: SeqCTRDataset, model_cfg: SeqModelConfig, train: Optional[CTRT
         "best_epoch": res.best_epoch, "logloss_epoch": res.tracked_best["logloss"]["epoch"],
         "valid_auc": res.best, "params": model.num_parameters(),
         "n_train": len(data.train), "n_valid": len(data.valid), "n_test": len(data.test), "history": res.history,
-        "distributed": distributed_info(ctx),
+        "distributed": distributed_info(ctx, train),
     }
     return result, model

@@ -120,13 +120,14 @@ def _torchrun(n, args, tmp_path):
 @pytest.mark.timeout(300)
 def test_torchrun_train_ctr_prints_once_and_saves_an_auditable_model(tmp_path):
     out = tmp_path / "model"
-    run = _torchrun(WORLD, ["train-ctr", "--distributed", "--epochs", "1", "--batch-size", "512", "--no-progress",
+    run = _torchrun(WORLD, ["train-ctr", "--distributed", "--sharding", "table_wise", "--epochs", "1", "--batch-size", "512", "--no-progress",
                             "--strategy", "double", "--budget", "0.5", "--save", str(out), "--json"], tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     lines = [ln for ln in run.stdout.splitlines() if ln.startswith("{")]
     assert len(lines) == 1, run.stdout                    # rank 0 alone prints
     result = json.loads(lines[0])
     assert result["distributed"]["world_size"] == WORLD and result["distributed"]["backend"] == "gloo"
+    assert result["distributed"]["sharding"] == "table_wise"
     assert 0.7 < result["auc"] < 1.0 and result["epochs"] == 1
     audit = subprocess.run([sys.executable, "-m", "recsys_hash.cli", "audit-model", str(out), "--json"],
                            capture_output=True, text=True, timeout=120, cwd=tmp_path, env=_env())
