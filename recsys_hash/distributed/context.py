@@ -112,3 +112,15 @@ def all_sum(value: float, ctx: DistContext) -> float:
     t = torch.tensor([value], dtype=torch.float64, device=ctx.device)
     dist.all_reduce(t)
     return float(t.item())
+
+
+def check_same_on_ranks(digest: bytes, ctx: DistContext, what: str) -> None:
+    """Raise on every rank if the ranks' `digest`s (e.g. a sha256 of fitted tables and initial weights) differ:
+    each rank must build the same model from the same data and seed before its tables are sharded."""
+    mine = torch.frombuffer(bytearray(digest), dtype=torch.uint8).to(ctx.device)
+    got = [torch.empty_like(mine) for _ in range(ctx.world)]
+    dist.all_gather(got, mine)
+    differ = [r for r, g in enumerate(got) if not torch.equal(g, got[0])]
+    if differ:
+        raise ValueError(f"ranks {differ} built a different {what} than rank 0 (same data and --seed on every rank "
+                         "are required; a strategy whose fit is not deterministic cannot be trained distributed)")

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from recsys_hash.distributed.context import DistContext
+from recsys_hash.distributed.context import DistContext, check_same_on_ranks
 from recsys_hash.distributed.state import full_state_dict, load_full_state_dict
 
 #: embedding optimizer name -> (torch class, runs fused on CPU)
@@ -45,6 +45,7 @@ def shard_for_training(model: nn.Module, ctx: DistContext, emb_optimizer: str, e
     if ctx.device.type == "cpu" and not on_cpu:
         raise ValueError(f"distributed training on CPU: TorchRec's fused {emb_optimizer} kernel needs a GPU; "
                          "use --emb-optimizer adagrad (or sgd)")
+    check_same_on_ranks(_fingerprint(model), ctx, "model (ID mappings or initial weights)")
     work = copy.deepcopy(model)
     collections = mc_collections(work)
     if not collections:
@@ -57,6 +58,24 @@ def shard_for_training(model: nn.Module, ctx: DistContext, emb_optimizer: str, e
                                    sharders=sharders, device=ctx.device)
     load_full_state_dict(dmp, initial)          # TorchRec re-initialises sharded tables: start from model's weights
     return dmp
+
+
+def _fingerprint(model: nn.Module) -> bytes:
+    """sha256 over the initial weights, every buffer (the ID -> row tables of the MC modules are non-persistent
+    buffers) and every MC module's hash rules."""
+    import hashlib
+
+    from recsys_hash.integrations.mc_module import RemapperMCModule
+
+    h = hashlib.sha256()
+    tensors = {**dict(model.named_buffers()), **model.state_dict()}
+    for key in sorted(tensors):
+        h.update(key.encode())
+        h.update(tensors[key].detach().cpu().contiguous().numpy().tobytes())
+    for name, module in model.named_modules():
+        if isinstance(module, RemapperMCModule):
+            h.update(f"{name}:{module._cols!r}".encode())
+    return h.digest()
 
 
 def dense_parameters(dmp: nn.Module) -> list[nn.Parameter]:

@@ -57,3 +57,23 @@ def test_distributed_training_refuses_checkpoints(tmp_path):
     cfg = CTRTrainConfig(epochs=1, checkpoint=str(tmp_path / "c.safetensors"), progress=False)
     with pytest.raises(ValueError, match="does not write or resume checkpoints yet"):
         train_ctr(CTRModel("dlrm", tables, dim=4), data, cfg, ctx=ctx)
+
+
+def test_model_fingerprint_sees_the_id_mapping_and_the_weights():
+    from recsys_hash.distributed.sharded import _fingerprint
+    from recsys_hash.ids import create
+    from recsys_hash.models.ctr import CTRModel
+
+    def model(seed, rows):
+        tables = {"user": create("universal", num_rows=rows, seed=seed).fit(np.arange(50)),
+                  "item": create("full").fit(np.arange(30))}
+        torch.manual_seed(0)
+        return CTRModel("dlrm", tables, dim=4, hidden=8)
+
+    base = _fingerprint(model(1, 16))
+    assert _fingerprint(model(1, 16)) == base
+    assert _fingerprint(model(2, 16)) != base                 # another hash seed: same shapes, other rows
+    other = model(1, 16)
+    with torch.no_grad():
+        next(other.parameters()).add_(1e-3)
+    assert _fingerprint(other) != base

@@ -142,3 +142,31 @@ def test_torchrun_train_seq_with_adam_on_cpu_fails_on_every_rank_with_the_advice
     run = _torchrun(WORLD, ["train-seq", "--dataset", "synthetic", "--distributed", "--json"], tmp_path)
     assert run.returncode != 0
     assert "fused adam kernel needs a GPU; use --emb-optimizer adagrad" in run.stdout
+
+
+def _digest_worker(rank, port, out_dir):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
+                      LOCAL_RANK=str(rank))
+    from recsys_hash.distributed import init_from_env
+    from recsys_hash.distributed.context import check_same_on_ranks
+
+    ctx = init_from_env()
+    try:
+        check_same_on_ranks(b"same" * 8, ctx, "model")
+        try:
+            check_same_on_ranks(bytes([rank]) * 32, ctx, "model")
+            message = "no error"
+        except ValueError as exc:
+            message = str(exc)
+        with open(os.path.join(out_dir, f"digest{rank}.txt"), "w") as f:
+            f.write(message)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+@pytest.mark.timeout(120)
+def test_ranks_that_built_different_models_all_stop(tmp_path):
+    mp.spawn(_digest_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    for rank in range(WORLD):
+        assert (tmp_path / f"digest{rank}.txt").read_text().startswith(
+            "ranks [1] built a different model than rank 0")
