@@ -264,3 +264,40 @@ def test_non_utf8_attributes_name_the_byte(tmp_path):
 def test_a_folder_given_as_criteo_file_is_named(tmp_path):
     with pytest.raises(DataFormatError, match=rf"^x: {tmp_path} is a folder; expected a Criteo file$"):
         read_criteo(tmp_path, name="x")
+
+
+@pytest.mark.parametrize("root", ["a-file", "missing", "", "relative/dir", "broken"])
+@pytest.mark.parametrize("call", ["load_interactions", "load_er", "verify", "check", "stats"])
+def test_dataset_registry_paths_under_a_bad_root(root, call, tmp_path, monkeypatch):
+    """RECSYS_HASH_DATA a file, missing, unset, relative, or a tree with a folder / dangling link in place of
+    files: every registry path raises a RecsysHashError naming the dataset (or what is wrong in the file)."""
+    from recsys_hash.data import catalog
+
+    (tmp_path / "a-file").write_text("x")
+    broken = tmp_path / "broken"
+    (broken / "recsys" / "gowalla").mkdir(parents=True)
+    (broken / "recsys" / "gowalla" / "train.txt").write_bytes(b"\xff\xfe garbage\n")
+    (broken / "recsys" / "gowalla" / "test.txt").mkdir()
+    (broken / "er" / "abt_buy").mkdir(parents=True)
+    (broken / "er" / "abt_buy" / "tableA.csv").symlink_to(tmp_path / "nowhere")
+    if root:
+        monkeypatch.setenv("RECSYS_HASH_DATA", root if root == "relative/dir" else str(tmp_path / root))
+    else:
+        monkeypatch.delenv("RECSYS_HASH_DATA", raising=False)
+    fn = {"load_interactions": lambda: load_interactions("gowalla"), "load_er": lambda: load_er("abt_buy"),
+          "verify": lambda: catalog.verify_dataset("abt_buy"), "check": lambda: catalog.check_dataset("gowalla"),
+          "stats": lambda: catalog.dataset_stats("gowalla")}[call]
+    if call == "verify" and root == "broken":       # verify reports instead of raising: the dangling link is missing
+        status = {c["file"]: c["status"] for c in fn()}
+        assert status["tableA.csv"] == status["tableB.csv"] == "missing"
+        return
+    with pytest.raises(RecsysHashError, match=r"gowalla|abt_buy"):
+        fn()
+
+
+@pytest.mark.parametrize("name", ["nope", "../etc", "", None, 5])
+def test_unknown_dataset_names_are_refused(name):
+    from recsys_hash.data import dataset_dir
+
+    with pytest.raises(RecsysHashError, match=r"^unknown dataset .*; registered datasets: gowalla"):
+        dataset_dir(name)

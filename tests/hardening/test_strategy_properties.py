@@ -19,6 +19,8 @@ from recsys_hash.ids import IdRemapper, create, strategy_names
 from recsys_hash.integrations import RemapperMCModule, make_mc_ebc
 from recsys_hash.integrations import torch_ops
 
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+
 PROPS = settings(max_examples=12, deadline=None, derandomize=True,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
 DUPLICATES = [[3, 9], [9, 12], [40, 41], [2**40 + 1, 5]]
