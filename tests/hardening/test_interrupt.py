@@ -83,7 +83,7 @@ def _toy():
     return model, {"sgd": torch.optim.SGD(model.parameters(), lr=0.1)}
 
 
-def _epoch_fn(model, opt, calls, signal_at=None, use_skip=True):
+def _epoch_fn(model, opt, calls, signal_at=None, use_skip=True, sig=signal.SIGTERM):
     def train_epoch(epoch, advance):
         batches = range(4)
         for b in (advance.skip(batches) if use_skip else batches):
@@ -93,7 +93,7 @@ def _epoch_fn(model, opt, calls, signal_at=None, use_skip=True):
             opt.step()
             calls.append((epoch, b))
             if (epoch, b) == signal_at:
-                os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(os.getpid(), sig)
             advance(1, loss=float(loss.detach()))
         return {"loss": advance.sums["loss"] / 4}
     return train_epoch
@@ -201,3 +201,13 @@ def test_cli_guard_reports_the_interruption_and_exits_128_plus_the_signal(name, 
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last == {"dataset": "x", "error": f"training interrupted by {name} after epoch 1; checkpoint c holds ...",
                     "error_type": "TrainingInterrupted"}
+
+
+def test_with_catch_signals_off_a_signal_acts_as_usual(tmp_path):
+    """Distributed runs turn it off: ranks stopping at different steps would wait on each other."""
+    model, opts = _toy()
+    calls = []
+    loop = TrainLoop(LoopConfig(epochs=1, progress=False, catch_signals=False), "toy_checkpoint")
+    with pytest.raises(KeyboardInterrupt) as info:
+        loop.run(model, opts, _epoch_fn(model, opts["sgd"], calls, signal_at=(1, 0), sig=signal.SIGINT), None, "m")
+    assert type(info.value) is KeyboardInterrupt and calls == [(1, 0)]     # stopped inside step 1, nothing saved
