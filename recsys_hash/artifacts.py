@@ -58,7 +58,9 @@ def check_target(path: str | os.PathLike, what: str = "artifact") -> Path:
 
 
 def save_artifact(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
-    """Write `arrays` and JSON-serialisable `meta` to `path` atomically (temp file + rename)."""
+    """Write `arrays` and JSON-serialisable `meta` to `path` atomically and durably: a temp file in the same folder,
+    fsync, rename over `path`, fsync of the folder. A failure (or an interrupt) midway leaves the old file intact
+    and removes the temp file."""
     from safetensors.numpy import save
 
     path = check_target(path)
@@ -80,7 +82,22 @@ def save_artifact(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarr
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+    _fsync_folder(path.parent)
     return path
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (POSIX); where folders cannot be opened or synced, nothing more to do."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _parse_header(path: Path, head: bytes) -> dict[str, Any]:
@@ -128,7 +145,7 @@ def load_artifact(path: str | os.PathLike, kind: str | None = None) -> tuple[dic
         raise ArtifactError(
             f"artifact {path} has format version {version!r}; this library reads version {FORMAT_VERSION} only"
             + (" (version 1 checksums did not cover the metadata): re-create it (fit and save again, or retrain)"
-               if version == 1 else "")
+               if type(version) is int and version == 1 else "")
         )
     actual = content_digest(header.get("kind"), header["meta"], arrays, version)
     if actual != header.get("sha256"):

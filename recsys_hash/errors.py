@@ -32,3 +32,14 @@ class ArtifactError(RecsysHashError, ValueError):
 
 class MissingDependencyError(RecsysHashError, ImportError):
     """An optional package a feature needs is not installed: the message names the package and the pip extra."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT/SIGTERM stopped a training run after a completed step; the message says where and which checkpoint
+    (if any) holds every completed step. A KeyboardInterrupt, not a RecsysHashError: nothing went wrong, the run
+    was asked to stop (the CLI exits with 130)."""
+
+    def __init__(self, message: str, signal_name: str = "", checkpoint: str | None = None, epoch: int = 0,
+                 step: int = 0) -> None:
+        super().__init__(message)
+        self.signal_name, self.checkpoint, self.epoch, self.step = signal_name, checkpoint, epoch, step

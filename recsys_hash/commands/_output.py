@@ -35,8 +35,8 @@ def emit(result: dict[str, Any], as_json: bool, render: Optional[Callable[[Conso
         sys.stdout.flush()
 
 
-def fail(exc: Exception, as_json: bool, **context: Any) -> None:
-    """Report a boundary error: one red line on stderr, the JSON error object with --json, exit code 1."""
+def fail(exc: BaseException, as_json: bool, code: int = 1, **context: Any) -> None:
+    """Report a boundary error: one red line on stderr, the JSON error object with --json, exit code `code`."""
     import typer
 
     from rich.markup import escape
@@ -44,17 +44,21 @@ def fail(exc: Exception, as_json: bool, **context: Any) -> None:
     console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)   # '[nlsh]' is text
     if as_json:
         emit({**context, "error": str(exc), "error_type": type(exc).__name__}, True)
-    raise typer.Exit(code=1)
+    raise typer.Exit(code=code)
 
 
 def guard(fn: Callable[[], Any], as_json: bool = False, **context: Any) -> Any:
     """Run a command body; the library's boundary errors go through `fail` (no traceback)."""
-    from recsys_hash.errors import RecsysHashError
+    import signal
+
+    from recsys_hash.errors import RecsysHashError, TrainingInterrupted
 
     try:
         return fn()
     except (RecsysHashError, ValueError, FileNotFoundError) as exc:
         fail(exc, as_json, **context)
+    except TrainingInterrupted as exc:          # the shell's convention: 128 + the signal's number
+        fail(exc, as_json, 128 + getattr(signal, exc.signal_name or "SIGINT", signal.SIGINT), **context)
 
 
 def parse_list(text: str, cast: Callable[[str], Any] = str, what: str = "list") -> list:

@@ -12,7 +12,7 @@ import polars as pl
 from recsys_hash.data._text import check_field_count, read_lines, to_float, to_int, tokenize
 from recsys_hash.data.paths import dataset_dir, dataset_file
 from recsys_hash.data.types import CTRFrame
-from recsys_hash.errors import DataFormatError
+from recsys_hash.errors import DataFormatError, DatasetNotFoundError
 
 PathLike = str | os.PathLike
 
@@ -180,8 +180,10 @@ def read_criteo(path: PathLike, chunk_rows: int | None = None, sep: str | None =
     """
     path = Path(path)
     label = name or path.name
+    if path.is_dir():
+        raise DataFormatError(f"{label}: {path} is a folder; expected a Criteo file")
     if not path.is_file():
-        raise DataFormatError(f"{label}: Criteo file {path} does not exist")
+        raise DatasetNotFoundError(f"{label}: Criteo file {path} does not exist")
     sep, names, has_header = _criteo_layout(path, label, sep)
     dense = list(dense) if dense is not None else [c for c in names if c in CRITEO_DENSE]
     categorical = list(categorical) if categorical is not None else [c for c in names if c in CRITEO_CATEGORICAL]

@@ -18,25 +18,44 @@ PathLike = str | os.PathLike
 
 
 def read_item_attributes(path: PathLike, label: str, n_items: int, one_based: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """JSON `{"item": [attr, ...], ...}` -> (offsets int64 [n_items+1], values int64); items absent get no values."""
+    """JSON `{"item": [attr, ...], ...}` -> (offsets int64 [n_items+1], values int64); items absent get no values.
+
+    Keys must be integer item ids and values lists of non-negative int64 attribute ids (no floats, bools, nulls,
+    nested lists); anything else is a DataFormatError naming the file and the first offending item."""
+    raw = Path(path).read_bytes()
+    bom = raw.startswith(b"\xef\xbb\xbf")
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+        doc = json.loads(raw[3:] if bom else raw)
     except json.JSONDecodeError as exc:
         raise DataFormatError(f"{label} line {exc.lineno}: expected a JSON object item -> [attribute ids], {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{label}: expected UTF-8 JSON, got byte {exc.object[exc.start:exc.start + 1]!r} at "
+                              f"byte offset {exc.start + 3 * bom}") from None
     if not isinstance(doc, dict):
         raise DataFormatError(f"{label}: expected a JSON object item -> [attribute ids], got {type(doc).__name__}")
     keys = np.array(list(doc.keys()), dtype=object)
     try:
         items = np.fromiter(map(int, keys), dtype=np.int64, count=keys.size)
-    except ValueError:
-        bad = next(k for k in keys if not k.strip().lstrip("-").isdigit())
+    except (ValueError, OverflowError):
+        bad = next(k for k in keys if not k.strip().lstrip("-").isdigit() or abs(int(k)) >= 2**63)
         raise DataFormatError(f"{label}: expected integer item id keys, got {bad!r}") from None
     lists = list(doc.values())
+    if not set(map(type, lists)) <= {list}:
+        bad = next(k for k, v in doc.items() if not isinstance(v, list))
+        raise DataFormatError(f"{label}: item {bad!r}: expected a list of attribute ids, got {_short(doc[bad])}")
     lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    flat = list(itertools.chain.from_iterable(lists))
     try:
-        values = np.array(list(itertools.chain.from_iterable(lists)), dtype=np.int64)
-    except (TypeError, ValueError):
-        raise DataFormatError(f"{label}: expected lists of integer attribute ids as values") from None
+        if not set(map(type, flat)) <= {int}:               # bools, floats, None, lists: not attribute ids
+            raise TypeError
+        values = np.array(flat, dtype=np.int64)
+        if values.size and values.min() < 0:
+            raise TypeError
+    except (TypeError, OverflowError):
+        pos = next(i for i, v in enumerate(flat) if type(v) is not int or not 0 <= v < 2**63)
+        item = keys[int(np.searchsorted(np.cumsum(lengths), pos, side="right"))]
+        raise DataFormatError(f"{label}: item {item!r}: expected non-negative integer attribute ids, got "
+                              f"{_short(flat[pos])}") from None
     items = items - 1 if one_based else items
     if items.size and (items.min() < 0 or items.max() >= n_items):
         raise DataFormatError(f"{label}: item id {int(items.max() + one_based)} outside the sequences' {n_items} items")
@@ -47,6 +66,11 @@ def read_item_attributes(path: PathLike, label: str, n_items: int, one_based: bo
     _, ordered = gather_jagged(np.concatenate([[0], np.cumsum(lengths)]), values, order)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return offsets, ordered
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def read_sequences(path: PathLike, label: str, name: str, one_based: bool = True) -> Sequences:

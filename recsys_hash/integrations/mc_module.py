@@ -64,17 +64,18 @@ def _remap_features(
                 lo, hi = int(lo_t.item()), int(hi_t.item())
             else:
                 lo, hi = int(values.min().item()), 0
-            if lo < 0:
+            if lo < 0:                           # name the first bad ID and its position (not the smallest one)
                 pos = int(torch.nonzero(values < 0).flatten()[0].item())
                 raise InvalidIdError(
-                    where + ": feature " + name + " has negative ID " + str(lo) + " at position " + str(pos)
+                    where + ": feature " + name + " has negative ID " + str(int(values[pos].item())) + " at position "
+                    + str(pos)
                 )
             if input_hash_size > 0:
                 if hi >= input_hash_size:
                     pos = int(torch.nonzero(values >= input_hash_size).flatten()[0].item())
                     raise InvalidIdError(
-                        where + ": feature " + name + " has ID " + str(hi) + " at position " + str(pos)
-                        + " beyond input_hash_size=" + str(input_hash_size)
+                        where + ": feature " + name + " has ID " + str(int(values[pos].item())) + " at position "
+                        + str(pos) + " beyond input_hash_size=" + str(input_hash_size)
                     )
         rows = remap_rows(values, cols, dense, slots, bits, max_probe, where)
         weights = feature.weights_or_none()

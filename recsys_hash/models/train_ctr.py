@@ -140,19 +140,19 @@ def train_ctr(model: CTRModel, data: CTRDataset, cfg: CTRTrainConfig, seed: int 
 
     def train_epoch(epoch: int, advance) -> dict[str, float]:
         perm = epoch_permutation(n, seed, epoch)
-        total = 0.0
         hook = (inner.sparse.register_forward_hook(lambda _m, _i, out: pooled.__setitem__("kt", out))
                 if cfg.emb_l2 > 0 else None)
         try:
-            for lo, hi in step_bounds(n, cfg.batch_size, world):
+            for lo, hi in advance.skip(step_bounds(n, cfg.batch_size, world)):   # skip: steps done before a stop
                 if ctx is None:
-                    total += train_step(perm[lo:hi], hook is not None)
+                    loss_sum = train_step(perm[lo:hi], hook is not None)
                 else:
-                    total += sharded_step(*rank_part(perm[lo:hi], ctx.rank, world), hi - lo, hook is not None)
-                advance(hi - lo)
+                    loss_sum = sharded_step(*rank_part(perm[lo:hi], ctx.rank, world), hi - lo, hook is not None)
+                advance(hi - lo, loss=loss_sum)
         finally:
             if hook is not None:
                 hook.remove()
+        total = advance.sums.get("loss", 0.0)
         return {"loss": (total if ctx is None else all_sum(total, ctx)) / n}
 
     def step(loss: torch.Tensor) -> None:
@@ -187,7 +187,8 @@ def train_ctr(model: CTRModel, data: CTRDataset, cfg: CTRTrainConfig, seed: int 
 
     loop = TrainLoop(LoopConfig(epochs=cfg.epochs, patience=cfg.patience, eval_every=cfg.eval_every,
                                 checkpoint=cfg.checkpoint, resume=cfg.resume,
-                                progress=cfg.progress and (ctx is None or ctx.is_main)), CHECKPOINT_KIND)
+                                progress=cfg.progress and (ctx is None or ctx.is_main),
+                                catch_signals=ctx is None), CHECKPOINT_KIND)
     prov = {**dict(provenance or {}), "seed": seed,
             **{k: v for k, v in asdict(cfg).items() if k in ("batch_size", "lr", "emb_lr", "emb_optimizer",
                                                               "weight_decay", "emb_l2", "init_std",

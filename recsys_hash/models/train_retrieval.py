@@ -121,16 +121,15 @@ def train_bpr(model: nn.Module, train: Interactions, valid: Optional[Interaction
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)   # fused: ~10x faster on dense CPU tables
 
     def train_epoch(epoch: int, advance: Callable[[int], None]) -> dict[str, float]:
-        total = 0.0
-        for bu, bp, bn in epoch_batches(users, items, train.n_items, cfg.batch_size, cfg.seed, epoch, pos_keys):
+        batches = epoch_batches(users, items, train.n_items, cfg.batch_size, cfg.seed, epoch, pos_keys)
+        for bu, bp, bn in advance.skip(batches):           # skip: steps done before an interruption
             final, ego = model.batch_embeddings(torch.from_numpy(bu), torch.from_numpy(bp), torch.from_numpy(bn))
             loss = bpr_loss(final, ego, cfg.reg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * bu.size
-            advance(bu.size)
-        return {"loss": total / users.size}
+            advance(bu.size, loss=float(loss.detach()) * bu.size)
+        return {"loss": advance.sums.get("loss", 0.0) / users.size}
 
     validate = None if valid is None else (lambda: {"recall": _validate(model, train, valid, cfg)})
     res = loop.run(model, {"adam": opt}, train_epoch, validate,

@@ -8,6 +8,10 @@ the first epoch; it is written after every epoch. Resuming checks the provenance
 mismatch, naming every differing field with both values. Shuffles come from a generator seeded by (seed, epoch),
 so a resumed run continues exactly as the uninterrupted one.
 
+SIGINT/SIGTERM during `run` (see `interrupt.py`): the current step finishes, the checkpoint is written with the
+step reached inside the epoch and the global RNG states, and `TrainingInterrupted` is raised; resuming skips the
+completed steps of that epoch (`advance.skip`), so no completed step is lost or repeated.
+
     >>> loop = TrainLoop(LoopConfig(epochs=10, patience=2, checkpoint="ckpt.safetensors"), "ctr_checkpoint")
     >>> result = loop.run(model, {"dense": adamw}, train_epoch, validate, monitor="auc", provenance={...})
 """
@@ -29,7 +33,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
 from recsys_hash.artifacts import check_target, load_artifact, read_header, save_artifact
-from recsys_hash.errors import ArtifactError
+from recsys_hash.errors import ArtifactError, TrainingInterrupted
+from recsys_hash.models.interrupt import SignalCatcher, StepCounter, StopEpoch
 
 Weights = dict[str, torch.Tensor]
 
@@ -73,6 +78,9 @@ class LoopConfig:
     checkpoint: Optional[str] = None
     resume: bool = False
     progress: bool = True
+    #: SIGINT/SIGTERM finish the step, write the checkpoint and raise TrainingInterrupted (off: they act as usual,
+    #: e.g. under torchrun, where ranks stopping at different steps would wait on each other)
+    catch_signals: bool = True
 
     def __post_init__(self) -> None:
         check_settings(self, "", ("epochs", "patience", "eval_every"))
@@ -119,14 +127,16 @@ class TrainLoop:
             total_rows: int = 0, description: str = "train",
             on_epoch: Optional[Callable[[int], None]] = None,
             weights: Optional[tuple[Callable[[], Weights], Callable[[Weights], None]]] = None) -> LoopResult:
-        """train_epoch(epoch, advance) trains one epoch (calling advance(rows) per step) and returns its stats;
+        """train_epoch(epoch, advance) trains one epoch and returns its stats: it iterates its batches through
+        `advance.skip(batches)` and calls advance(rows, **sums) after each optimiser step (a `StepCounter`; sums such
+        as loss=batch loss * rows accumulate in `advance.sums` and survive an interruption);
         validate() returns metrics incl. `monitor` and every `track` key (metric -> "max"/"min"); validate=None
         trains exactly `epochs` epochs with no evaluation and keeps the last weights;
         on_epoch(epoch) is called after each epoch (e.g. the audit's progress).
         weights: (get, set) of the model's whole weights for the best-epoch snapshots (default: its state dict; a
         sharded model gathers its shards, see `recsys_hash.distributed.sharded.weights_io`).
         The checkpoint path is checked (`check_checkpoint_path`) before anything is trained.
-        Leaves the weights of the best `monitor` evaluation loaded."""
+        Leaves the weights of the best `monitor` evaluation loaded. SIGINT/SIGTERM: see the module docstring."""
         cfg, track = self.config, dict(track or {})
         self._get, put = weights or ((lambda: snapshot(model)), model.load_state_dict)
         if cfg.checkpoint:
@@ -134,28 +144,42 @@ class TrainLoop:
         provenance = jsonable(dict(provenance or {}))
         state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": 0, "bad_evals": 0, "history": [],
                                  "train_s": 0.0, "valid_s": 0.0, "stopped_early": False,
-                                 "tracked": {k: {"value": None, "epoch": 0} for k in track}}
+                                 "tracked": {k: {"value": None, "epoch": 0} for k in track}, "partial": None}
         snaps: dict[str, Weights] = {}
         if cfg.checkpoint and cfg.resume and Path(cfg.checkpoint).is_file():
             state, snaps = load_checkpoint(cfg.checkpoint, self.kind, model, optimizers, provenance)
         progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                             TimeElapsedColumn(), console=Console(stderr=True), transient=True,
                             disable=not cfg.progress)
-        with progress:
+        with SignalCatcher(cfg.catch_signals) as signals, progress:
             task = progress.add_task(description, total=cfg.epochs * max(total_rows, 1),
                                      completed=state["epoch"] * total_rows, info="")
             while state["epoch"] < cfg.epochs and not state["stopped_early"]:
                 epoch = state["epoch"] + 1
+                partial = state.get("partial") or {}
+                if partial and partial.get("epoch") != epoch:
+                    raise ArtifactError(f"checkpoint {cfg.checkpoint} stopped inside epoch {partial.get('epoch')!r} "
+                                        f"but has {state['epoch']} complete epochs")
                 t0 = time.perf_counter()
                 seen = [0]
 
-                def advance(rows: int) -> None:
+                def on_rows(rows: int) -> None:
                     seen[0] += rows
                     rate = seen[0] / max(time.perf_counter() - t0, 1e-9)
                     progress.update(task, advance=rows, info=f"epoch {epoch} {rate:,.0f} rows/s")
 
-                stats = dict(train_epoch(epoch, advance))
-                state["epoch"] = epoch
+                advance = StepCounter(on_rows, lambda: signals.pending is not None, partial.get("step", 0),
+                                      partial.get("sums"))
+                try:
+                    stats = dict(train_epoch(epoch, advance))
+                except StopEpoch:
+                    state["train_s"] += time.perf_counter() - t0
+                    state["partial"] = {"epoch": epoch, "step": advance.step, "sums": advance.sums}
+                    self._stop(signals.name, model, optimizers, state, snaps, provenance, epoch, advance.step)
+                if not advance.skipped:
+                    raise RuntimeError("train_epoch resumed mid-epoch without advance.skip(batches): it would "
+                                       "repeat completed steps")   # programming error in a trainer
+                state["epoch"], state["partial"] = epoch, None
                 state["train_s"] += time.perf_counter() - t0
                 if validate is None:
                     state["history"].append({"epoch": epoch, **stats})
@@ -171,6 +195,8 @@ class TrainLoop:
                     save_checkpoint(cfg.checkpoint, self.kind, model, optimizers, state, snaps, provenance)
                 if on_epoch is not None:
                     on_epoch(epoch)
+                if signals.pending is not None:
+                    self._stop(signals.name, model, optimizers, state, snaps, provenance, epoch, None)
         if "best" in snaps:
             put(snaps["best"])
         return LoopResult(best=float(state["best"]) if state["best"] is not None else float("nan"),
@@ -178,6 +204,20 @@ class TrainLoop:
                           stopped_early=state["stopped_early"], train_s=state["train_s"], valid_s=state["valid_s"],
                           tracked_best={k: dict(v) for k, v in state["tracked"].items()}, history=state["history"],
                           snapshots=snaps)
+
+    def _stop(self, signal_name: str, model: nn.Module, optimizers: Mapping[str, torch.optim.Optimizer],
+              state: dict, snaps: dict[str, Weights], provenance: Mapping[str, Any], epoch: int,
+              step: Optional[int]) -> None:
+        """After a signal: write the checkpoint (mid-epoch when `step` is set) and raise TrainingInterrupted."""
+        where = f"after step {step} of epoch {epoch}" if step is not None else f"after epoch {epoch}"
+        path = self.config.checkpoint
+        if path:
+            save_checkpoint(path, self.kind, model, optimizers, state, snaps, provenance)
+            what = f"checkpoint {path} holds every completed step: run again with resume to continue"
+        else:
+            what = "no checkpoint path was given, so the completed steps are not saved"
+        raise TrainingInterrupted(f"training interrupted by {signal_name or 'a signal'} {where}; {what}",
+                                  signal_name, path, epoch, step or 0)
 
     def _update(self, state: dict, snaps: dict[str, Weights], metrics: Mapping[str, float],
                 monitor: str, mode: str, track: Mapping[str, str], epoch: int) -> None:
@@ -252,9 +292,32 @@ def save_checkpoint(path: str | Path, kind: str, model: nn.Module, optimizers: M
         for idx, pstate in sd["state"].items():
             for sname, value in pstate.items():
                 arrays[f"opt.{oname}.{idx}.{sname}"] = torch.as_tensor(value).detach().cpu().numpy()
+    rng = rng_state()
+    arrays.update({f"rng.{k}": v for k, v in rng.pop("arrays").items()})
     meta = {"state": jsonable(dict(state)), "param_groups": jsonable(groups), "provenance": jsonable(dict(provenance)),
-            "snapshots": sorted(snapshots)}
+            "snapshots": sorted(snapshots), "rng": rng}
     return save_artifact(path, kind, arrays, meta)
+
+
+def rng_state() -> dict[str, Any]:
+    """The global RNG states (torch CPU, numpy's legacy generator, Python's) as arrays + JSON: what a resumed run
+    needs to draw what the uninterrupted one would have drawn (dropout, samplers on the global generators)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    return {"arrays": {"torch": torch.get_rng_state().numpy(), "numpy": np.asarray(keys, dtype=np.uint32),
+                       "python": np.asarray(internal, dtype=np.uint64)},
+            "numpy": [name, int(pos), int(has_gauss), float(cached)], "python": [version, gauss]}
+
+
+def set_rng_state(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+    """Restore what `rng_state` saved (arrays keyed torch/numpy/python); a checkpoint without it changes nothing."""
+    if not {"torch", "numpy", "python"} <= set(arrays) or not isinstance(meta, Mapping):
+        return
+    torch.set_rng_state(torch.from_numpy(np.ascontiguousarray(arrays["torch"], dtype=np.uint8)))
+    name, pos, has_gauss, cached = meta["numpy"]
+    np.random.set_state((name, np.asarray(arrays["numpy"], dtype=np.uint32), int(pos), int(has_gauss), float(cached)))
+    version, gauss = meta["python"]
+    random.setstate((int(version), tuple(int(v) for v in arrays["python"]), gauss))
 
 
 def load_checkpoint(path: str | Path, kind: str, model: nn.Module, optimizers: Mapping[str, torch.optim.Optimizer],
@@ -284,4 +347,5 @@ def load_checkpoint(path: str | Path, kind: str, model: nn.Module, optimizers: M
             opt_state[oname].setdefault(int(idx), {})[sname] = torch.from_numpy(value.copy())
     for oname, opt in optimizers.items():
         opt.load_state_dict({"state": opt_state[oname], "param_groups": meta["param_groups"][oname]})
+    set_rng_state({k[4:]: v for k, v in arrays.items() if k.startswith("rng.")}, meta.get("rng"))
     return dict(meta["state"]), snaps
