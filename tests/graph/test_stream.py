@@ -95,27 +95,20 @@ def test_errors_name_file_and_column(tmp_path):
         graph_from_file(ok, "u", "w")
     with pytest.raises(InvalidIdError, match=r"ok.csv: column 'i' holds ID 1, outside \[0, 1\) \(n_items=1\)"):
         graph_from_file(ok, "u", "i", n_items=1)
-    neg = tmp_path / "neg.csv"
-    neg.write_text("user,item\n0,1\n-3,0\n")
-    with pytest.raises(InvalidIdError, match=r"neg.csv: column 'user' holds negative ID -3"):
-        graph_from_file(neg)
-    holes = tmp_path / "holes.csv"
-    holes.write_text("user,item\n0,1\n,0\n")
-    with pytest.raises(DataFormatError, match=r"holes.csv: column 'user' has 1 missing values"):
-        graph_from_file(holes)
-    late = tmp_path / "late.csv"                                  # a non-integer beyond the schema-inference rows
-    late.write_text("user,item\n" + "0,1\n" * 20_000 + "x,0\n")
-    with pytest.raises(DataFormatError, match=r"late.csv: cannot read the interactions"):
-        graph_from_file(late)
-    empty = tmp_path / "empty.csv"
-    empty.write_text("user,item\n")
-    with pytest.raises(ValueError, match=r"empty.csv: the interaction graph is empty"):
-        graph_from_file(empty)
-    zero = tmp_path / "zero.csv"
-    zero.write_text("user,item,w\n0,1,0.0\n")
-    with pytest.raises(ValueError, match=r"zero.csv: every interaction has weight 0"):
-        graph_from_file(zero, weight="w")
-    nan = tmp_path / "nan.csv"
-    nan.write_text("user,item,w\n0,1,NaN\n")
-    with pytest.raises(ValueError, match=r"nan.csv: weight column 'w' holds NaN, inf or negative values"):
-        graph_from_file(nan, weight="w")
+
+
+@pytest.mark.parametrize("name, text, kwargs, error, match", [
+    ("neg.csv", "user,item\n0,1\n-3,0\n", {}, InvalidIdError, r"neg.csv: column 'user' holds negative ID -3"),
+    ("holes.csv", "user,item\n0,1\n,0\n", {}, DataFormatError, r"holes.csv: column 'user' has 1 missing values"),
+    # a non-integer beyond the rows polars reads to infer the schema
+    ("late.csv", "user,item\n" + "0,1\n" * 20_000 + "x,0\n", {}, DataFormatError,
+     r"late.csv: cannot read the interactions"),
+    ("empty.csv", "user,item\n", {}, ValueError, r"empty.csv: the interaction graph is empty"),
+    ("zero.csv", "user,item,w\n0,1,0.0\n", {"weight": "w"}, ValueError, r"zero.csv: every interaction has weight 0"),
+    ("nan.csv", "user,item,w\n0,1,NaN\n", {"weight": "w"}, ValueError,
+     r"nan.csv: weight column 'w' holds NaN, inf or negative values"),
+])
+def test_malformed_csv(tmp_path, name, text, kwargs, error, match):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(error, match=match):
+        graph_from_file(tmp_path / name, **kwargs)
