@@ -126,6 +126,7 @@ def _networkit(b: sp.csr_matrix, resolution: float, seed: int, threads: int) -> 
                           shape=(n_u + n_i, n_u + n_i))
     weighted = not bool(np.all(b.data == 1.0))
     graph = nk.graph.GraphFromCsr(upper, directed=False, weighted=weighted)
+    del upper, indptr                                   # networkit copied the adjacency
     before = nk.getMaxNumberOfThreads()
     nk.setNumberOfThreads(threads)
     try:

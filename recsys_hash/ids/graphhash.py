@@ -118,7 +118,10 @@ class GraphHash(IdRemapper):
     # ------------------------------------------------------------------ joint fitting
     @classmethod
     def fit_sides(cls, interactions: Any, rows: dict[str, Any], **params: Any) -> dict[str, "GraphHash"]:
-        """Fit both sides ({"user": m_u, "item": m_i}, values as `num_rows`) from ONE clustering run/search."""
+        """Fit both sides ({"user": m_u, "item": m_i}, values as `num_rows`) from ONE clustering run/search.
+
+        interactions: `Interactions`, or a `graph.stream.FileGraph` (`graph_from_file(path, user=, item=)`: the graph
+        streamed from a parquet/CSV file without holding the raw interactions)."""
         bad = set(rows) - set(SIDES)
         if not rows or bad:
             raise ValueError(f"{cls.name}.fit_sides: rows must map 'user'/'item' to budgets, got keys {sorted(rows)}")

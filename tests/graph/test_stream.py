@@ -7,6 +7,7 @@ from recsys_hash.data.synthetic_graph import planted_bipartite
 from recsys_hash.data.types import Interactions
 from recsys_hash.errors import DataFormatError, InvalidIdError
 from recsys_hash.graph.biadjacency import build_biadjacency
+from recsys_hash.graph import stream
 from recsys_hash.graph.stream import graph_from_file
 from recsys_hash.ids.graphhash import GraphHash
 
@@ -33,8 +34,9 @@ def _same(a, b):
     np.testing.assert_array_equal(a.data, b.data)
 
 
-@pytest.mark.parametrize("kind", ["parquet", "csv"])
-def test_equals_in_memory_build(raw, tmp_path, kind):
+@pytest.mark.parametrize("kind, part_rows", [("parquet", 4_000_000), ("csv", 4_000_000), ("parquet", 700)])
+def test_equals_in_memory_build(raw, tmp_path, kind, part_rows, monkeypatch):
+    monkeypatch.setattr(stream, "PART_ROWS", part_rows)            # 700: the build runs in 6 user ranges
     df = pl.DataFrame({"uid": raw.user, "iid": raw.item, "w": raw.rating.astype(np.float64)})
     path = _write(df, tmp_path, kind)
     g = graph_from_file(path, "uid", "iid", n_users=302, n_items=205)
