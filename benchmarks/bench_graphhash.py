@@ -1,6 +1,7 @@
 """GraphHash fit speed and quality vs the plain scikit-network Louvain call, on gowalla and synthetic graphs.
 
     python benchmarks/bench_graphhash.py [--quick] [--sizes 1e6,1e7,3.75e7] [--repeats 3] [--leiden] [--out PATH] [--json]
+    python benchmarks/bench_graphhash.py --backends [--threads 1,2] [--no-gowalla] [--sizes ...] [--out PATH] [--json]
 
 Gowalla train graph (RECSYS_HASH_DATA): our fit at resolution 200 (graph build + clustering + row tables, both
 sides) against `Louvain(resolution=200).fit(B, force_bipartite=True)` in the same process, alternating, best of
