@@ -11,7 +11,7 @@ run, and the default fit (automatic cluster share) at 25%, timed against one pla
 graph, so its peak RSS covers the graph and the fit only. Writes --out (default benchmarks/results/bench_graphhash.json;
 give each size its own file, e.g. --out benchmarks/results/bench_graphhash_10m.json for --sizes 1e7).
 
---backends: scikit-network vs NetworKit PLM side by side instead : each graph is written to a parquet
+--backends: scikit-network vs NetworKit PLM side by side instead: each graph is written to a parquet
 file, and every fit runs in a fresh child process that streams it (`graph_from_file`), so the peak RSS covers the
 graph build and the clustering. scikit-network runs at --resolution; PLM's resolution is searched for the same row
 counts, and its Barber modularity is read at exactly those counts (log-linear between the bracketing runs).
