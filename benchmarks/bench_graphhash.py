@@ -1,6 +1,7 @@
 """GraphHash fit speed and quality vs the plain scikit-network Louvain call, on gowalla and synthetic graphs.
 
     python benchmarks/bench_graphhash.py [--quick] [--sizes 1e6,1e7,3.75e7] [--repeats 3] [--leiden] [--out PATH] [--json]
+    python benchmarks/bench_graphhash.py --backends [--threads 1,2] [--no-gowalla] [--sizes ...] [--out PATH] [--json]
 
 Gowalla train graph (RECSYS_HASH_DATA): our fit at resolution 200 (graph build + clustering + row tables, both
 sides) against `Louvain(resolution=200).fit(B, force_bipartite=True)` in the same process, alternating, best of
@@ -9,6 +10,11 @@ run, and the default fit (automatic cluster share) at 25%, timed against one pla
 --resolution (`auto_fit_ratio`; the goal is <= 10). Synthetic planted graphs of --sizes edges: each fit runs in a fresh child process that loads the saved
 graph, so its peak RSS covers the graph and the fit only. Writes --out (default benchmarks/results/bench_graphhash.json;
 give each size its own file, e.g. --out benchmarks/results/bench_graphhash_10m.json for --sizes 1e7).
+
+--backends: scikit-network vs NetworKit PLM side by side instead: each graph is written to a parquet
+file, and every fit runs in a fresh child process that streams it (`graph_from_file`), so the peak RSS covers the
+graph build and the clustering. scikit-network runs at --resolution; PLM's resolution is searched for the same row
+counts, and its Barber modularity is read at exactly those counts (log-linear between the bracketing runs).
 """
 from __future__ import annotations
 
@@ -36,7 +42,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--leiden", action="store_true", help="also time leidenalg (directed RB = Barber) if installed")
     p.add_argument("--out", default=str(ROOT / "results" / "bench_graphhash.json"), help="result JSON file")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--backends", action="store_true", help="sknetwork vs networkit (PLM): gowalla + --sizes")
+    p.add_argument("--threads", default="1,2", help="PLM thread counts for --backends (comma list)")
+    p.add_argument("--no-gowalla", action="store_true", help="--backends: synthetic graphs only")
     p.add_argument("--child", nargs=3, metavar=("KIND", "NPZ", "RESOLUTION"), help=argparse.SUPPRESS)
+    p.add_argument("--backend-child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
         args.repeats, args.sizes = 1, "2e5"
@@ -231,6 +241,118 @@ def synthetic(sizes: list[int], resolution: float) -> list[dict]:
     return out
 
 
+
+# ---------------------------------------------------------------------------- --backends: sknetwork vs networkit
+def backend_child(job: dict) -> None:
+    """Fresh process: stream the parquet graph, cluster, print one JSON line (times, peak RSS, rows, modularity).
+
+    job: {"path", "backend", "threads", "resolution"} for one run, or with "targets" {"user", "item"} a PLM search
+    for those row counts (start "resolution", at most "max_runs" runs, relative tolerance "tol").
+    """
+    from recsys_hash.graph.budget import search_resolution
+    from recsys_hash.graph.clustering import cluster_bipartite
+    from recsys_hash.graph.stream import graph_from_file
+
+    if job["backend"] == "networkit":
+        import networkit  # noqa: F401  (import cost outside the timings)
+    base = _status_mb("VmRSS")
+    t = time.perf_counter()
+    g = graph_from_file(job["path"], "user", "item")
+    b = g.biadjacency
+    build_s = time.perf_counter() - t
+    rss_graph = _status_mb("VmRSS")
+    if "targets" in job:
+        res = search_resolution(b, job["targets"], start=job["resolution"], backend=job["backend"],
+                                threads=job["threads"], max_runs=job["max_runs"], tol=job["tol"])
+        tries = res.tries
+    else:
+        res = cluster_bipartite(b, job["resolution"], backend=job["backend"], threads=job["threads"])
+        tries = [{"resolution": res.resolution, "n_user_clusters": res.n_user_clusters,
+                  "n_item_clusters": res.n_item_clusters, "seconds": res.seconds, "modularity": res.modularity}]
+    chosen = min(tries, key=lambda x: abs(x["resolution"] - res.resolution))
+    print(json.dumps({
+        "edges": int(b.nnz), "build_s": build_s, "cluster_s": chosen["seconds"], "fit_s": build_s + chosen["seconds"],
+        "search_s": float(sum(x["seconds"] for x in tries)), "resolution": res.resolution,
+        "rows": [res.n_user_clusters, res.n_item_clusters], "modularity": res.modularity, "tries": tries,
+        "peak_rss_mb": _peak_rss_mb(), "rss_after_imports_mb": base, "rss_with_graph_mb": rss_graph,
+    }))
+
+
+def _run_child(job: dict) -> dict:
+    res = subprocess.run([sys.executable, __file__, "--backend-child", json.dumps(job)], capture_output=True,
+                         text=True)
+    if res.returncode:
+        raise RuntimeError(f"child {job} failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def modularity_at_rows(tries: list[dict], rows: int) -> dict:
+    """Barber modularity at exactly `rows` (user + item clusters): log-linear between the runs bracketing it."""
+    pts = sorted((x["n_user_clusters"] + x["n_item_clusters"], x["modularity"]) for x in tries)
+    below = [p for p in pts if p[0] <= rows]
+    above = [p for p in pts if p[0] >= rows]
+    if not below or not above:
+        near = min(pts, key=lambda p: abs(np.log(p[0] / rows)))
+        return {"modularity": near[1], "rows": near[0], "bracketed": False}
+    (n0, q0), (n1, q1) = below[-1], above[0]
+    q = q0 if n1 == n0 else q0 + (q1 - q0) * np.log(rows / n0) / np.log(n1 / n0)
+    return {"modularity": float(q), "rows": rows, "bracketed": True, "between": [n0, n1]}
+
+
+def backends_on(path: str, label: str, resolution: float, threads: list[int], log) -> dict:
+    """sknetwork at `resolution`, then PLM searched for sknetwork's row counts at each thread count."""
+    sk = _run_child({"path": path, "backend": "sknetwork", "threads": None, "resolution": resolution})
+    log(f"{label}: sknetwork r={resolution:g}: fit {sk['fit_s']:.1f}s (build {sk['build_s']:.1f}s), "
+        f"rows {sk['rows']}, Q {sk['modularity']:.4f}, peak RSS {sk['peak_rss_mb']:.0f} MB")
+    targets = {"user": sk["rows"][0], "item": sk["rows"][1]}
+    out = {"graph": label, "edges": sk["edges"], "resolution": resolution, "sknetwork": sk, "networkit": {}}
+    start = resolution
+    for t in threads:
+        nk = _run_child({"path": path, "backend": "networkit", "threads": t, "resolution": start,
+                         "targets": targets, "max_runs": 5, "tol": 0.015})
+        nk["modularity_at_sknetwork_rows"] = modularity_at_rows(nk["tries"], sum(sk["rows"]))
+        nk["time_ratio_vs_sknetwork"] = nk["fit_s"] / sk["fit_s"]
+        start = nk["resolution"]
+        out["networkit"][str(t)] = nk
+        log(f"{label}: networkit {t} thread(s) gamma={nk['resolution']:.4g}: fit {nk['fit_s']:.1f}s "
+            f"(cluster {nk['cluster_s']:.1f}s; {nk['fit_s'] / sk['fit_s']:.2f}x sknetwork), rows {nk['rows']}, "
+            f"Q {nk['modularity']:.4f}, Q at sknetwork's {sum(sk['rows'])} rows "
+            f"{nk['modularity_at_sknetwork_rows']['modularity']:.4f}, peak RSS {nk['peak_rss_mb']:.0f} MB, "
+            f"search {len(nk['tries'])} runs {nk['search_s']:.1f}s")
+    return out
+
+
+def compare_backends(args, sizes: list[int], log) -> dict:
+    """--backends: gowalla train graph (unless --no-gowalla) and planted graphs of `sizes` draws."""
+    import polars as pl
+
+    from recsys_hash.data.synthetic_graph import planted_bipartite
+
+    threads = [int(t) for t in args.threads.split(",") if t.strip()]
+    result = {"resolution": args.resolution, "threads": threads, "graphs": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.no_gowalla:
+            from recsys_hash.data import load_interactions
+
+            train = load_interactions("gowalla").train
+            path = os.path.join(tmp, "gowalla.parquet")
+            pl.DataFrame({"user": train.user, "item": train.item}).write_parquet(path)
+            del train
+            result["graphs"].append(backends_on(path, "gowalla", args.resolution, threads, log))
+        for edges in sizes:
+            n_users, n_items = max(edges // 25, 100), max(edges // 20, 100)
+            inter, _, _ = planted_bipartite(n_users, n_items, max(n_users // 500, 2), edges, p_in=0.8, seed=0)
+            path = os.path.join(tmp, f"planted_{edges}.parquet")
+            pl.DataFrame({"user": inter.user, "item": inter.item}).write_parquet(path)
+            del inter
+            row = backends_on(path, f"planted {edges:.3g} draws ({n_users} x {n_items})", args.resolution, threads,
+                              log)
+            row.update(edges_drawn=edges, users=n_users, items=n_items)
+            result["graphs"].append(row)
+    result["machine"] = {"cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]}
+    return result
+
+
 def save(result: dict, out: str) -> Path:
     """Write the result JSON to `out` (parent folders created)."""
     path = Path(out)
@@ -242,6 +364,15 @@ def save(result: dict, out: str) -> Path:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.backend_child:
+        backend_child(json.loads(args.backend_child))
+        return
+    if args.backends:
+        result = compare_backends(args, [int(float(s)) for s in args.sizes.split(",") if s.strip()], log)
+        save(result, args.out)
+        if args.json:
+            print(json.dumps(result, default=float, sort_keys=True))
+        return
     if args.child:
         child(args.child[0], args.child[1], float(args.child[2]))
         return

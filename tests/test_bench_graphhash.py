@@ -28,3 +28,13 @@ def test_results_md_cites_existing_result_files():
     cited = set(re.findall(r"results/([\w.-]+\.(?:json|md))", text))
     assert {"bench_remap.json", "bench_graphhash.json", "bench_graphhash_10m.json"} <= cited
     assert [name for name in sorted(cited) if not (BENCH / "results" / name).is_file()] == []
+
+
+def test_backends_modularity_read_at_equal_rows():
+    at = _bench().modularity_at_rows
+    tries = [{"n_user_clusters": 50, "n_item_clusters": 50, "modularity": 0.30},
+             {"n_user_clusters": 200, "n_item_clusters": 200, "modularity": 0.10}]
+    # log-linear between 100 and 400 rows: 200 rows is halfway
+    assert at(tries, 200) == {"modularity": 0.2, "rows": 200, "bracketed": True, "between": [100, 400]}
+    assert at(tries, 100)["modularity"] == 0.30
+    assert at(tries, 1000) == {"modularity": 0.10, "rows": 400, "bracketed": False}    # not bracketed: the nearest

@@ -149,6 +149,7 @@ def _predict(runs: dict[float, float], wanted: float) -> float:
 
 
 def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str = "sknetwork", seed: int = 0,
+                      threads: int | None = None,
                       shares: tuple[float, ...] = AUTO_SHARES, holdout: float = AUTO_HOLDOUT,
                       max_users: int = AUTO_USERS, max_runs: int = 8) -> GraphClustering:
     """The clustering of `b` (hence cluster rows vs private rows per side) that scored best on carved edges; its
@@ -167,7 +168,7 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
     if users.size > max_users:
         users = np.sort(rng.choice(users, max_users, replace=False))
     if users.size == 0:                           # no user has a carved edge: nothing to validate on
-        final = search_resolution(b, targets, backend=backend, seed=seed)
+        final = search_resolution(b, targets, backend=backend, seed=seed, threads=threads)
         share = {s: min(1.0, (final.n_user_clusters if s == "user" else final.n_item_clusters) / t)
                  for s, t in targets.items()}
         return replace(final, auto={"cluster_share": share, "resolution": final.resolution, "candidates": [],
@@ -179,7 +180,8 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
         n = {"user": c.n_user_clusters, "item": c.n_item_clusters}
         return math.exp(np.mean([math.log(max(n[s], 1)) for s in targets]))
 
-    runs: dict[float, GraphClustering] = {1.0: cluster_bipartite(fit, 1.0, backend=backend, seed=seed)}
+    runs: dict[float, GraphClustering] = {
+        1.0: cluster_bipartite(fit, 1.0, backend=backend, seed=seed, threads=threads)}
     for share in sorted(shares):
         wanted = share * geo
         for _ in range(2):
@@ -189,7 +191,7 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
             res = float(f"{_predict(got, wanted):.4g}")
             if res in runs:
                 break
-            runs[res] = cluster_bipartite(fit, res, backend=backend, seed=seed)
+            runs[res] = cluster_bipartite(fit, res, backend=backend, seed=seed, threads=threads)
     candidates, best = [], None
     with threadpool_limits(1):                     # small dense algebra: threads only contend with the caller's
         for res, c in sorted(runs.items()):
@@ -202,7 +204,7 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
                                "modularity": c.modularity, "seconds": c.seconds})
             if best is None or score > best[0] + 1e-12:
                 best = (score, res)
-    final = cluster_bipartite(b, best[1], backend=backend, seed=seed)
+    final = cluster_bipartite(b, best[1], backend=backend, seed=seed, threads=threads)
     n = {"user": final.n_user_clusters, "item": final.n_item_clusters}
     share = {s: min(1.0, n[s] / t) for s, t in targets.items()}
     seconds = time.perf_counter() - start

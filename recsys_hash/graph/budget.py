@@ -114,6 +114,7 @@ def search_resolution(
     seed: int = 0,
     max_runs: int = 3,
     tol: float = 0.1,
+    threads: Optional[int] = None,
 ) -> GraphClustering:
     """Secant search on log-resolution for cluster counts near `targets` ({"user": m_u, "item": m_i}).
 
@@ -129,7 +130,7 @@ def search_resolution(
     tries: list[dict] = []
     best, best_err, prev, slope = None, math.inf, None, 0.8
     for _ in range(max_runs):
-        res = cluster_bipartite(biadjacency, math.exp(log_r), backend=backend, seed=seed)
+        res = cluster_bipartite(biadjacency, math.exp(log_r), backend=backend, seed=seed, threads=threads)
         counts = {"user": res.n_user_clusters, "item": res.n_item_clusters}
         err = float(np.mean([math.log(max(counts[s], 1) / t) for s, t in targets.items()]))
         tries.append({"resolution": res.resolution, "n_user_clusters": counts["user"],
@@ -146,5 +147,5 @@ def search_resolution(
     return GraphClustering(
         user_labels=best.user_labels, item_labels=best.item_labels, resolution=best.resolution,
         backend=best.backend, modularity=best.modularity, modularity_at_resolution=best.modularity_at_resolution,
-        seconds=float(sum(t["seconds"] for t in tries)), seed=best.seed, tries=tries,
+        seconds=float(sum(t["seconds"] for t in tries)), seed=best.seed, threads=best.threads, tries=tries,
     )

@@ -4,6 +4,13 @@ Backends:
 - "sknetwork" (default, as the GraphHash paper): scikit-network bipartite Louvain maximising Barber's modularity,
   called without its secondary outputs (soft memberships, aggregate graph), which GraphHash never reads: same
   labels as the plain call, ~15% faster on gowalla.
+- "networkit" (optional package `networkit`): NetworKit's PLM, an OpenMP parallel Louvain, on users and items taken
+  as one node set (refine=False, par="balanced"). It maximises Newman's modularity of that unipartite graph, not
+  Barber's, so a resolution gives other cluster counts than scikit-network's; compare Barber modularity at equal
+  row counts (bench_graphhash.py --backends). Seeded (networkit.setSeed), but NOT bit-reproducible: with `threads`
+  > 1 the OpenMP schedule changes the labels from run to run, and (networkit 11.3, measured) once a multi-threaded
+  PLM run happened in a process, later one-thread runs vary too (5 of 30 on a 20k-edge planted graph). Only a
+  process that runs PLM on one thread alone (threads=1, the default) gets the same labels every time.
 - "networkx" (reference, small graphs): networkx Louvain on the bipartite graph; it maximises Newman's modularity,
   so the same resolution gives other clusters. Its Barber modularity is reported like every other result's.
 leidenalg (directed RB-configuration = Barber) was measured and rejected: 48.6 s vs 1.27 s on gowalla at r=200.
@@ -17,9 +24,10 @@ from typing import Any, Optional
 import numpy as np
 import scipy.sparse as sp
 
+from recsys_hash.errors import MissingDependencyError
 from recsys_hash.graph.modularity import modularity_parts
 
-BACKENDS = ("sknetwork", "networkx")
+BACKENDS = ("sknetwork", "networkit", "networkx")
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class GraphClustering:
     modularity_at_resolution: float
     seconds: float
     seed: int = 0
+    threads: Optional[int] = None                  # threads the backend ran on (networkit); None: single-threaded
     tries: list[dict[str, Any]] = field(default_factory=list)
     auto: Optional[dict[str, Any]] = None          # the automatic cluster-share choice that produced it, if any
 
@@ -57,6 +66,7 @@ class GraphClustering:
         """JSON-ready description (no label arrays)."""
         return {
             "backend": self.backend, "resolution": float(self.resolution), "seed": int(self.seed),
+            **({"threads": int(self.threads)} if self.threads is not None else {}),
             "modularity": float(self.modularity), "modularity_at_resolution": float(self.modularity_at_resolution),
             "n_clusters": self.n_clusters, "n_user_clusters": self.n_user_clusters,
             "n_item_clusters": self.n_item_clusters, "seconds": float(self.seconds), "tries": list(self.tries),
@@ -84,6 +94,51 @@ def _sknetwork(b: sp.csr_matrix, resolution: float, seed: int) -> tuple[np.ndarr
                    random_state=seed)
     algo.fit(b, force_bipartite=True)
     return np.asarray(algo.labels_row_, dtype=np.int64), np.asarray(algo.labels_col_, dtype=np.int64)
+
+
+def _import_networkit():
+    try:
+        import networkit
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "cluster_bipartite: backend 'networkit' needs the optional package networkit, which is not installed "
+            "(pip install networkit); or use backend='sknetwork'"
+        ) from exc
+    return networkit
+
+
+def _by_size(labels: np.ndarray) -> np.ndarray:
+    """Arbitrary labels int64 [n] -> 0..k-1 numbered largest cluster first, ties by smallest member (deterministic)."""
+    uniq, first, inverse, size = np.unique(labels, return_index=True, return_inverse=True, return_counts=True)
+    order = np.lexsort((first, -size))
+    rank = np.empty(uniq.size, dtype=np.int64)
+    rank[order] = np.arange(uniq.size)
+    return rank[inverse.ravel()]
+
+
+def _networkit(b: sp.csr_matrix, resolution: float, seed: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """PLM on the graph [[0, B], [B^T, 0]] (users 0..n_u-1, items n_u..): labels of users and items."""
+    nk = _import_networkit()
+    n_u, n_i = b.shape
+    # Upper triangle of the square adjacency: B's rows, columns shifted past the users; networkit mirrors it.
+    indptr = np.concatenate([b.indptr.astype(np.int64), np.full(n_i, b.indptr[-1], dtype=np.int64)])
+    upper = sp.csr_matrix((b.data, (b.indices + n_u).astype(b.indices.dtype, copy=False), indptr),
+                          shape=(n_u + n_i, n_u + n_i))
+    weighted = not bool(np.all(b.data == 1.0))
+    graph = nk.graph.GraphFromCsr(upper, directed=False, weighted=weighted)
+    del upper, indptr                                   # networkit copied the adjacency
+    before = nk.getMaxNumberOfThreads()
+    nk.setNumberOfThreads(threads)
+    try:
+        nk.setSeed(seed, False)
+        algo = nk.community.PLM(graph, refine=False, gamma=resolution, par="balanced")
+        algo.run()
+        labels = np.asarray(algo.getPartition().getVector(), dtype=np.int64)
+    finally:
+        nk.setNumberOfThreads(before)
+    del graph, algo
+    labels = _by_size(labels)
+    return labels[:n_u], labels[n_u:]
 
 
 def _networkx(b: sp.csr_matrix, resolution: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,22 +170,45 @@ def _compact(user: np.ndarray, item: np.ndarray, b: sp.csr_matrix) -> tuple[np.n
     return both[: b.shape[0]], both[b.shape[0]:]
 
 
+def check_threads(threads: Optional[int], where: str) -> Optional[int]:
+    """None or a positive int (threads of a parallel backend)."""
+    if threads is None:
+        return None
+    if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"{where}: threads must be a positive integer or None, got {threads!r}")
+    return int(threads)
+
+
 def cluster_bipartite(
-    biadjacency: sp.spmatrix, resolution: float = 1.0, *, backend: str = "sknetwork", seed: int = 0
+    biadjacency: sp.spmatrix, resolution: float = 1.0, *, backend: str = "sknetwork", seed: int = 0,
+    threads: Optional[int] = None,
 ) -> GraphClustering:
-    """Cluster users and items of B [n_users, n_items] jointly; report Barber modularity and wall time."""
+    """Cluster users and items of B [n_users, n_items] jointly; report Barber modularity and wall time.
+
+    threads: OpenMP threads of the "networkit" backend (None -> 1: reproducible in a process that never runs it on
+    more; see the module docstring); the other backends run on one thread and record threads=None.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"cluster_bipartite: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if not np.isfinite(resolution) or resolution <= 0:
         raise ValueError(f"cluster_bipartite: resolution must be a positive number, got {resolution!r}")
+    threads = check_threads(threads, "cluster_bipartite")
+    if backend == "networkit":
+        _import_networkit()                            # a missing package is reported before any work
+        threads = threads or 1
+    else:
+        threads = None
     b = _check_graph(biadjacency)
     start = time.perf_counter()
-    user, item = (_sknetwork if backend == "sknetwork" else _networkx)(b, float(resolution), int(seed))
+    if backend == "networkit":
+        user, item = _networkit(b, float(resolution), int(seed), threads)
+    else:
+        user, item = (_sknetwork if backend == "sknetwork" else _networkx)(b, float(resolution), int(seed))
     user, item = _compact(user, item, b)
     seconds = time.perf_counter() - start
     fit, diversity = modularity_parts(b, user, item)
     return GraphClustering(
         user_labels=user, item_labels=item, resolution=float(resolution), backend=backend,
         modularity=fit - diversity, modularity_at_resolution=fit - float(resolution) * diversity,
-        seconds=seconds, seed=int(seed),
+        seconds=seconds, seed=int(seed), threads=threads,
     )

@@ -21,8 +21,9 @@ from recsys_hash.errors import InvalidIdError
 from recsys_hash.graph.biadjacency import build_biadjacency
 from recsys_hash.graph.auto import choose_clustering
 from recsys_hash.graph.budget import resolve_budget, search_resolution, side_rows
-from recsys_hash.graph.clustering import BACKENDS, GraphClustering, cluster_bipartite
+from recsys_hash.graph.clustering import BACKENDS, GraphClustering, check_threads, cluster_bipartite
 from recsys_hash.graph.incremental import majority_vote, match_rows
+from recsys_hash.graph.stream import FileGraph
 from recsys_hash.ids.base import IdRemapper
 from recsys_hash.ids.hashing import universal_hash, universal_params
 from recsys_hash.ids.registry import register
@@ -50,7 +51,13 @@ class GraphHash(IdRemapper):
             (resolution mode: as many rows as clusters at `resolution`, as in the paper).
         resolution: Louvain resolution in resolution mode (None -> 1.0; the paper uses 200 on gowalla); with a
             budget, the start of the resolution search (None -> a heuristic from the budget).
-        backend: "sknetwork" (default) or "networkx" (reference, small graphs).
+        backend: "sknetwork" (default: Barber-modularity Louvain, as the paper), "networkit" (NetworKit's parallel
+            PLM, optional package `networkit`; Newman modularity on users+items as one graph, so a resolution gives
+            other counts: budgets are searched the same way) or "networkx" (reference, small graphs).
+        threads: OpenMP threads of the "networkit" backend (None -> 1). More threads are faster but the mapping
+            then varies from run to run (and so do later one-thread runs in that process: networkit 11.3); only
+            sknetwork and one-thread-only networkit processes give the same mapping for the same seed.
+            Ignored by the single-threaded backends.
         binarize: count duplicate interaction pairs once instead of summing them as weights.
         weights: None (each interaction weighs 1) or "rating" (use the interactions' ratings).
         cluster_share: with a budget, the share of each side's rows filled with clusters; the remaining rows (and
@@ -70,7 +77,8 @@ class GraphHash(IdRemapper):
     seed_bits: ClassVar[int] = 32            # Louvain (scikit-network) takes a 32-bit random state
 
     def __init__(self, num_rows: Union[int, float, None] = None, *, resolution: Optional[float] = None,
-                 backend: str = "sknetwork", binarize: bool = False, weights: Optional[str] = None,
+                 backend: str = "sknetwork", threads: Optional[int] = None, binarize: bool = False,
+                 weights: Optional[str] = None,
                  cluster_share: Union[float, str] = "auto", max_search_runs: int = 3, search_tol: float = 0.1, seed: int = 0,
                  input_hash_size: Optional[int] = None):
         fraction = isinstance(num_rows, (float, np.floating))
@@ -95,6 +103,7 @@ class GraphHash(IdRemapper):
         search_tol = check_number(self.name, "search_tol", search_tol, 0.0, 1.0, lo_open=True)
         self.resolution = None if resolution is None else float(resolution)
         self.backend = backend
+        self.threads = check_threads(threads, self.name)
         self.binarize = bool(binarize)
         self.weights = weights
         self.cluster_share = cluster_share
@@ -109,7 +118,10 @@ class GraphHash(IdRemapper):
     # ------------------------------------------------------------------ joint fitting
     @classmethod
     def fit_sides(cls, interactions: Any, rows: dict[str, Any], **params: Any) -> dict[str, "GraphHash"]:
-        """Fit both sides ({"user": m_u, "item": m_i}, values as `num_rows`) from ONE clustering run/search."""
+        """Fit both sides ({"user": m_u, "item": m_i}, values as `num_rows`) from ONE clustering run/search.
+
+        interactions: `Interactions`, or a `graph.stream.FileGraph` (`graph_from_file(path, user=, item=)`: the graph
+        streamed from a parquet/CSV file without holding the raw interactions)."""
         bad = set(rows) - set(SIDES)
         if not rows or bad:
             raise ValueError(f"{cls.name}.fit_sides: rows must map 'user'/'item' to budgets, got keys {sorted(rows)}")
@@ -192,6 +204,19 @@ class GraphHash(IdRemapper):
         return self._spec
 
     # ------------------------------------------------------------------ IdRemapper hooks
+    def fit(self, ids: Any = None, *, interactions: Any = None, side: Optional[str] = None) -> "GraphHash":
+        """As `IdRemapper.fit`; `interactions` may also be a `graph.stream.FileGraph` (a graph built from a file)."""
+        if not isinstance(interactions, FileGraph):
+            return super().fit(ids, interactions=interactions, side=side)
+        if side not in SIDES:
+            raise ValueError(f"{self.name}.fit: side must be 'user' or 'item' with interactions, got {side!r}")
+        graph = self._graph(interactions, f"{self.name}.fit")
+        target = resolve_budget(self.num_rows, _vocab(interactions, side), side)
+        self.key_kind_ = "int"
+        self._remember(interactions, side, replace=True)
+        self._adopt(side, graph, self._cluster(graph, {side: target}), target)
+        return self
+
     def _fit(self, keys: np.ndarray, *, interactions: Any = None, side: Optional[str] = None) -> None:
         if keys.dtype == object:
             raise InvalidIdError(f"{self.name}.fit: GraphHash works on integer ID indices, got string keys")
@@ -254,6 +279,16 @@ class GraphHash(IdRemapper):
             if _vocab(interactions, side) == 1:
                 raise ValueError(f"{where}: the {side} side has a single ID; there is nothing to share rows between "
                                  f"(use strategy 'full')")
+        if isinstance(interactions, FileGraph):                 # built from a file (graph.stream)
+            if (self.weights == "rating") != interactions.weighted:
+                raise ValueError(f"{where}: weights={self.weights!r} but the graph from {interactions.path} was built "
+                                 f"{'with' if interactions.weighted else 'without'} a weight column: use "
+                                 f"weights='rating' exactly when graph_from_file(..., weight=...) was given one")
+            graph = interactions.biadjacency
+            if self.binarize and not np.all(graph.data == 1.0):
+                graph = graph.copy()
+                graph.data[:] = 1.0
+            return graph
         return build_biadjacency(interactions, weights=self.weights, binarize=self.binarize, where=where)
 
     @staticmethod
@@ -262,13 +297,14 @@ class GraphHash(IdRemapper):
 
     def _cluster(self, graph, targets: dict[str, Optional[int]]) -> GraphClustering:
         if all(t is None for t in targets.values()):
-            return cluster_bipartite(graph, self.resolution or 1.0, backend=self.backend, seed=self.seed)
+            return cluster_bipartite(graph, self.resolution or 1.0, backend=self.backend, seed=self.seed,
+                                     threads=self.threads)
         if self.cluster_share == AUTO:
             wanted = {s: t for s, t in targets.items() if t is not None}
-            return choose_clustering(graph, wanted, backend=self.backend, seed=self.seed)
+            return choose_clustering(graph, wanted, backend=self.backend, seed=self.seed, threads=self.threads)
         wanted = {s: max(1, int(round(t * self.cluster_share))) for s, t in targets.items() if t is not None}
         return search_resolution(graph, wanted, start=self.resolution, backend=self.backend, seed=self.seed,
-                                 max_runs=self.max_search_runs, tol=self.search_tol)
+                                 max_runs=self.max_search_runs, tol=self.search_tol, threads=self.threads)
 
     def _adopt(self, side: str, graph, clustering: GraphClustering, target: Optional[int],
                prior: Optional[np.ndarray] = None) -> None:
@@ -301,8 +337,11 @@ class GraphHash(IdRemapper):
 
     def _remember(self, interactions: Any, side: str, replace: bool) -> None:
         """Record the side's distinct IDs and counts (`fit_keys_` / `fit_counts_`, read by `stats` and audits)."""
-        col = np.asarray(interactions.user if side == "user" else interactions.item, dtype=np.int64)
-        counts = np.bincount(col, minlength=_vocab(interactions, side))    # IDs are validated indices
+        if isinstance(interactions, FileGraph):
+            counts = interactions.user_counts if side == "user" else interactions.item_counts
+        else:
+            col = np.asarray(interactions.user if side == "user" else interactions.item, dtype=np.int64)
+            counts = np.bincount(col, minlength=_vocab(interactions, side))    # IDs are validated indices
         keys = np.flatnonzero(counts)
         counts = counts[keys]
         if not replace and self.fit_keys_ is not None:

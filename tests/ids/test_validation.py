@@ -55,7 +55,7 @@ def test_unknown_parameter_names_strategy_and_accepted_ones():
     ("graphhash", {"search_tol": "a"}, "search_tol must be in (0, 1], got 'a'"),
     ("graphhash", {"search_tol": 0.0}, "search_tol must be in (0, 1], got 0.0"),
     ("graphhash", {"binarize": "no"}, "binarize must be True or False, got 'no'"),
-    ("graphhash", {"backend": ["x"]}, "unknown backend ['x']; choose one of sknetwork, networkx"),
+    ("graphhash", {"backend": ["x"]}, "unknown backend ['x']; choose one of sknetwork, networkit, networkx"),
     ("frequency", {"frequent_share": "x"}, "frequent_share must be in [0, 1), got 'x'"),
     ("double_frequency", {"frequent_share": 1}, "frequent_share must be in [0, 1), got 1"),
     ("double", {"num_hashes": True}, "num_hashes must be a positive integer, got True"),
