@@ -7,10 +7,10 @@ Backends:
 - "networkit" (optional package `networkit`): NetworKit's PLM, an OpenMP parallel Louvain, on users and items taken
   as one node set (refine=False, par="balanced"). It maximises Newman's modularity of that unipartite graph, not
   Barber's, so a resolution gives other cluster counts than scikit-network's; compare Barber modularity at equal
-  row counts (bench_graphhash.py --backends). Seeded (networkit.setSeed), but NOT bit-reproducible: with `threads`
-  > 1 the OpenMP schedule changes the labels from run to run, and (networkit 11.3, measured) once a multi-threaded
-  PLM run happened in a process, later one-thread runs vary too (5 of 30 on a 20k-edge planted graph). Only a
-  process that runs PLM on one thread alone (threads=1, the default) gets the same labels every time.
+  row counts (bench_graphhash.py --backends). Seeded (networkit.setSeed); on one thread (threads=1, the default)
+  the same graph and seed give the same labels every time, also after multi-threaded runs in the process (the thread
+  count is set before networkit builds its graph: a parallel build orders it differently and PLM then differs).
+  With `threads` > 1 the OpenMP schedule changes the labels from run to run.
 - "networkx" (reference, small graphs): networkx Louvain on the bipartite graph; it maximises Newman's modularity,
   so the same resolution gives other clusters. Its Barber modularity is reported like every other result's.
 leidenalg (directed RB-configuration = Barber) was measured and rejected: 48.6 s vs 1.27 s on gowalla at r=200.
@@ -125,18 +125,18 @@ def _networkit(b: sp.csr_matrix, resolution: float, seed: int, threads: int) -> 
     upper = sp.csr_matrix((b.data, (b.indices + n_u).astype(b.indices.dtype, copy=False), indptr),
                           shape=(n_u + n_i, n_u + n_i))
     weighted = not bool(np.all(b.data == 1.0))
-    graph = nk.graph.GraphFromCsr(upper, directed=False, weighted=weighted)
-    del upper, indptr                                   # networkit copied the adjacency
     before = nk.getMaxNumberOfThreads()
-    nk.setNumberOfThreads(threads)
+    nk.setNumberOfThreads(threads)       # before the graph build too: a parallel build orders the graph differently
     try:
+        graph = nk.graph.GraphFromCsr(upper, directed=False, weighted=weighted)
+        del upper, indptr                               # networkit copied the adjacency
         nk.setSeed(seed, False)
         algo = nk.community.PLM(graph, refine=False, gamma=resolution, par="balanced")
         algo.run()
         labels = np.asarray(algo.getPartition().getVector(), dtype=np.int64)
     finally:
         nk.setNumberOfThreads(before)
-    del graph, algo
+    del graph, algo                                     # noqa: F821 (bound inside the try)
     labels = _by_size(labels)
     return labels[:n_u], labels[n_u:]
 
@@ -185,8 +185,8 @@ def cluster_bipartite(
 ) -> GraphClustering:
     """Cluster users and items of B [n_users, n_items] jointly; report Barber modularity and wall time.
 
-    threads: OpenMP threads of the "networkit" backend (None -> 1: reproducible in a process that never runs it on
-    more; see the module docstring); the other backends run on one thread and record threads=None.
+    threads: OpenMP threads of the "networkit" backend (None -> 1: reproducible; more: faster, labels vary from run
+    to run); the other backends run on one thread and record threads=None.
     """
     if backend not in BACKENDS:
         raise ValueError(f"cluster_bipartite: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")

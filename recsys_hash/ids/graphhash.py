@@ -54,10 +54,8 @@ class GraphHash(IdRemapper):
         backend: "sknetwork" (default: Barber-modularity Louvain, as the paper), "networkit" (NetworKit's parallel
             PLM, optional package `networkit`; Newman modularity on users+items as one graph, so a resolution gives
             other counts: budgets are searched the same way) or "networkx" (reference, small graphs).
-        threads: OpenMP threads of the "networkit" backend (None -> 1). More threads are faster but the mapping
-            then varies from run to run (and so do later one-thread runs in that process: networkit 11.3); only
-            sknetwork and one-thread-only networkit processes give the same mapping for the same seed.
-            Ignored by the single-threaded backends.
+        threads: OpenMP threads of the "networkit" backend (None -> 1: the same mapping for the same seed). More
+            threads are faster but the mapping then varies from run to run. Ignored by the single-threaded backends.
         binarize: count duplicate interaction pairs once instead of summing them as weights.
         weights: None (each interaction weighs 1) or "rating" (use the interactions' ratings).
         cluster_share: with a budget, the share of each side's rows filled with clusters; the remaining rows (and

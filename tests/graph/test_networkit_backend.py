@@ -1,4 +1,5 @@
 """The "networkit" clustering backend (NetworKit PLM on users + items as one graph)."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,7 +60,8 @@ def test_recovers_planted_communities(planted, threads):
 
 
 def test_reproducible_in_a_one_thread_process(tmp_path):
-    # networkit 11.3: after a multi-threaded PLM run, one-thread runs in that process vary, so check in a fresh one
+    # the thread count must be set before networkit builds its graph: with torch/OpenMP defaults of 2+ threads a
+    # parallel build gave 4-6 different labellings out of 8 runs here
     code = (
         "import numpy as np\n"
         "from recsys_hash.data.synthetic_graph import planted_bipartite\n"
@@ -69,9 +71,20 @@ def test_reproducible_in_a_one_thread_process(tmp_path):
         "runs = [cluster_bipartite(b, r, backend='networkit', seed=3) for r in (20.0,) * 4 + (1.0,) * 4]\n"
         "print(len({(x.user_labels.tobytes(), x.item_labels.tobytes()) for x in runs}))\n"
     )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    env["OMP_NUM_THREADS"] = "2"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2])
+                         cwd=Path(__file__).resolve().parents[2], env=env)
     assert out.stdout.split()[-1] == "2"                  # one labelling per resolution
+
+
+def test_one_thread_labels_do_not_change_after_a_multi_threaded_run(planted):
+    b = planted[0]
+    first = cluster_bipartite(b, 20.0, backend="networkit", seed=3)
+    cluster_bipartite(b, 20.0, backend="networkit", seed=3, threads=2)
+    again = cluster_bipartite(b, 20.0, backend="networkit", seed=3)
+    assert np.array_equal(first.user_labels, again.user_labels)
+    assert np.array_equal(first.item_labels, again.item_labels)
 
 
 def test_thread_setting_restored(planted):
