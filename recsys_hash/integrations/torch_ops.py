@@ -11,8 +11,12 @@ wraps it in `torch.jit.Error`, whose message ends with "recsys_hash.errors.Inval
 """
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import List
 
+import numpy as np
 import torch
 
 from recsys_hash.errors import InvalidIdError
@@ -174,17 +178,67 @@ def apply_spec_numpy(
     """Eager CPU path: the numpy kernels (`ids.remap_spec.apply_columns`) on zero-copy views -> rows [n, len(cols)].
 
     The same function as `transform`, hence equal to it by construction; TorchScript drops it (see `remap_rows`).
+    Batches of at least 2 * MIN_CHUNK keys are cut into `torch.get_num_threads()` contiguous chunks mapped at
+    once on a thread pool (the kernels release the GIL), so the remap scales with the EBC's intra-op threads; each
+    key's rows depend on that key alone, so they are identical whatever the thread count. A bad ID in any chunk
+    re-runs the whole batch on one thread, so the error names the same ID and global position as `transform`.
     """
+    from recsys_hash.ids import remap_spec
     from recsys_hash.ids.keytable import KeyTable
-    from recsys_hash.ids.remap_spec import Column, apply_columns
 
-    columns = [Column.from_ints(c) for c in cols]
+    columns = [remap_spec.Column.from_ints(c) for c in cols]
     table = KeyTable(slots=slots.numpy(), bits=bits, max_probe=max_probe) if slots.numel() > 0 else None
     fused = dense.numpy() if dense.numel() > 0 else None
     if fused is not None and fused.shape[0] == 1 and sum(c.lookup for c in columns) > 1:
         table, fused = KeyTable(dense=fused[0]), None          # one dense key table shared by the lookup columns
-    rows = apply_columns(keys.numpy(), columns, table, fused, where)
-    return torch.from_numpy(rows).view(keys.numel(), len(cols))
+    flat = keys.numpy()
+    n, k = flat.size, len(cols)
+    chunks = min(torch.get_num_threads(), n // MIN_CHUNK)
+    if chunks < 2:
+        rows = remap_spec.apply_columns(flat, columns, table, fused, where)
+        return torch.from_numpy(rows).view(n, k)
+    out = np.empty((n, k), dtype=np.int64)
+
+    def run(lo: int, hi: int) -> None:
+        out[lo:hi] = remap_spec.apply_columns(flat[lo:hi], columns, table, fused, where).reshape(hi - lo, k)
+
+    bounds = [(n // chunks) * i + min(i, n % chunks) for i in range(chunks + 1)]
+    jobs = [_pool(chunks - 1).submit(run, bounds[i], bounds[i + 1]) for i in range(1, chunks)]
+    errors: List[BaseException] = []
+    try:
+        run(bounds[0], bounds[1])
+    except Exception as e:  # noqa: BLE001 - re-raised below, after every chunk has finished with `out`
+        errors.append(e)
+    errors += [e for e in (job.exception() for job in jobs) if e is not None]
+    if errors:
+        remap_spec.apply_columns(flat, columns, table, fused, where)    # raises what one thread (`transform`) raises
+        raise errors[0]
+    return torch.from_numpy(out)
+
+
+MIN_CHUNK = 1 << 15   # keys per chunk at least: below, handing work to a thread costs more than it saves
+_POOL: list = []      # [workers, executor]: one process-wide pool
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """The process-wide pool, grown to at least `workers` threads (a forked child starts without one)."""
+    with _POOL_LOCK:
+        if not _POOL or _POOL[0] < workers:
+            if _POOL:
+                _POOL[1].shutdown(wait=False)
+            _POOL[:] = [workers, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recsys_hash_remap")]
+        return _POOL[1]
+
+
+def _forget_pool_in_child() -> None:
+    """After fork the copied pool has no threads (it would never run a job) and its lock may be held."""
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()
+    _POOL.clear()
+
+
+_POOL_LOCK = threading.Lock()
+os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def remap_rows(
