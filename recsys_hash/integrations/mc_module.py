@@ -1,8 +1,9 @@
 """`RemapperMCModule`: any fitted IdRemapper as a TorchRec `ManagedCollisionModule`.
 
 The whole raw-ID -> row mapping happens in `preprocess`: in eager mode on CPU it runs the remapper's own
-numpy kernels on zero-copy views (the same code as `transform`, so equal by construction and as fast);
-scripted or on GPU it runs their torch twins (`torch_ops`, tested equal). `profile and `remap` are the identity, `input_size()` is the table's row count and
+numpy/numba kernels on zero-copy views (the same code as `transform`, so equal by construction), large batches
+split over `torch.get_num_threads()` threads so the remap scales with the EBC (rows identical at any thread
+count); scripted or on GPU it runs their torch twins (`torch_ops`, tested equal). `profile and `remap` are the identity, `input_size()` is the table's row count and
 `buckets()` the number of row-wise shards, so under row-wise sharding the rows produced on the input rank
 are routed to the rank that owns them and come back as global rows (tests/distributed/). Multi-row
 strategies emit `rows_per_id` values per ID (lengths scaled), which SUM pooling adds up.

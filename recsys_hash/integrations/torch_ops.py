@@ -5,8 +5,8 @@ see `recsys_hash.ids.remap_spec.Column.as_ints`) plus the key table's tensors. L
 emulated with a mask because torch's `>>` on int64 is arithmetic. TorchScript cannot read module globals,
 so the constants below are inlined as literals in the functions (and checked against these in the tests).
 Gathers use `index_select` (torch's advanced indexing is ~4x slower on CPU). `remap_rows` picks the path:
-the numpy kernels themselves in eager CPU mode (`apply_spec_numpy`, dropped by TorchScript), these twins
-when scripted or on GPU. Bad IDs raise `InvalidIdError` with the same text on every path (scripted, TorchScript
+the numpy kernels themselves in eager CPU mode (`apply_spec_numpy`, dropped by TorchScript; large batches in
+chunks on `torch.get_num_threads()` threads), these twins when scripted or on GPU. Bad IDs raise `InvalidIdError` with the same text on every path (scripted, TorchScript
 wraps it in `torch.jit.Error`, whose message ends with "recsys_hash.errors.InvalidIdError: <text>").
 """
 from __future__ import annotations
