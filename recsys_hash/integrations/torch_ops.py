@@ -11,6 +11,7 @@ wraps it in `torch.jit.Error`, whose message ends with "recsys_hash.errors.Inval
 """
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -178,10 +179,11 @@ def apply_spec_numpy(
     """Eager CPU path: the numpy kernels (`ids.remap_spec.apply_columns`) on zero-copy views -> rows [n, len(cols)].
 
     The same function as `transform`, hence equal to it by construction; TorchScript drops it (see `remap_rows`).
-    Batches of at least 2 * MIN_CHUNK keys are cut into `torch.get_num_threads()` contiguous chunks mapped at
-    once on a thread pool (the kernels release the GIL), so the remap scales with the EBC's intra-op threads; each
-    key's rows depend on that key alone, so they are identical whatever the thread count. A bad ID in any chunk
-    re-runs the whole batch on one thread, so the error names the same ID and global position as `transform`.
+    Batches of at least 2 * MIN_CHUNK keys are mapped by `torch.get_num_threads()` threads at once (the caller and
+    a pool; the kernels release the GIL), so the remap scales with the EBC's intra-op threads. The batch is cut
+    into about SPLIT contiguous spans per thread, which threads take in turn, so a thread the OS delays (a busy
+    host) holds up at most one span. Each key's rows depend on that key alone: identical at any thread count. A
+    bad ID re-runs the batch on one thread, so the error names the same ID and global position as `transform`.
     """
     from recsys_hash.ids import remap_spec
     from recsys_hash.ids.keytable import KeyTable
@@ -193,30 +195,39 @@ def apply_spec_numpy(
         table, fused = KeyTable(dense=fused[0]), None          # one dense key table shared by the lookup columns
     flat = keys.numpy()
     n, k = flat.size, len(cols)
-    chunks = min(torch.get_num_threads(), n // MIN_CHUNK)
-    if chunks < 2:
+    threads = min(torch.get_num_threads(), n // MIN_CHUNK)
+    if threads < 2:
         rows = remap_spec.apply_columns(flat, columns, table, fused, where)
         return torch.from_numpy(rows).view(n, k)
     out = np.empty((n, k), dtype=np.int64)
-
-    def run(lo: int, hi: int) -> None:
-        out[lo:hi] = remap_spec.apply_columns(flat[lo:hi], columns, table, fused, where).reshape(hi - lo, k)
-
-    bounds = [(n // chunks) * i + min(i, n % chunks) for i in range(chunks + 1)]
-    jobs = [_pool(chunks - 1).submit(run, bounds[i], bounds[i + 1]) for i in range(1, chunks)]
+    step = max(MIN_CHUNK, -(-n // (threads * SPLIT)))
+    spans = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+    taken = itertools.count()                                  # next() on it is atomic: each span goes to one thread
     errors: List[BaseException] = []
-    try:
-        run(bounds[0], bounds[1])
-    except Exception as e:  # noqa: BLE001 - re-raised below, after every chunk has finished with `out`
-        errors.append(e)
-    errors += [e for e in (job.exception() for job in jobs) if e is not None]
+
+    def work() -> None:
+        i = next(taken)
+        while i < len(spans) and not errors:
+            lo, hi = spans[i]
+            try:
+                out[lo:hi] = remap_spec.apply_columns(flat[lo:hi], columns, table, fused, where).reshape(hi - lo, k)
+            except Exception as e:  # noqa: BLE001 - re-raised by the caller once no thread writes `out`
+                errors.append(e)
+            i = next(taken)
+
+    jobs = [_pool(threads - 1).submit(work) for _ in range(threads - 1)]
+    work()
+    for job in jobs:
+        if not job.cancel():                                   # not started (pool busy elsewhere): nothing to wait for
+            job.result()
     if errors:
         remap_spec.apply_columns(flat, columns, table, fused, where)    # raises what one thread (`transform`) raises
         raise errors[0]
     return torch.from_numpy(out)
 
 
-MIN_CHUNK = 1 << 15   # keys per chunk at least: below, handing work to a thread costs more than it saves
+MIN_CHUNK = 1 << 15   # keys per span at least: below, handing work to a thread costs more than it saves
+SPLIT = 4             # spans per thread (when the batch is large enough)
 _POOL: list = []      # [workers, executor]: one process-wide pool
 
 

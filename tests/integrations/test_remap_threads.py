@@ -56,30 +56,38 @@ def test_rows_identical_at_1_2_4_threads(name, kw, sparse, restore_threads):
     np.testing.assert_array_equal(rows[4], rows[1])
 
 
-def test_large_batch_runs_one_chunk_per_torch_thread(monkeypatch, restore_threads):
+def test_large_batch_runs_on_every_torch_thread(monkeypatch, restore_threads):
     r = create("universal", num_rows=1000, seed=1).fit(np.arange(100))
     mc = RemapperMCModule(r, name="t")
-    seen = []
+    spans, lock = [], threading.Lock()
     inner = remap_spec.apply_columns
-
-    def spy(keys, *args, **kwargs):
-        seen.append((threading.get_ident(), keys.size))
-        return inner(keys, *args, **kwargs)
-
-    monkeypatch.setattr(remap_spec, "apply_columns", spy)
     values = torch.arange(N, dtype=torch.int64)
     for t in (1, 2, 3):
         torch.set_num_threads(t)
-        seen.clear()
+        spans.clear()
+        meet = threading.Barrier(t, timeout=20)            # each thread's first span waits for the others: only
+                                                             # t threads running at once get past it
+        def spy(keys, *args, **kwargs):
+            with lock:
+                first = threading.get_ident() not in {ident for ident, _, _ in spans}
+                spans.append((threading.get_ident(), int(keys[0]), keys.size))
+            if first:
+                meet.wait()
+            return inner(keys, *args, **kwargs)
+
+        monkeypatch.setattr(remap_spec, "apply_columns", spy)
         out = mc({"t": JaggedTensor(values=values, lengths=torch.tensor([N]))})["t"].values()
-        here = [size for ident, size in seen if ident == threading.get_ident()]
-        assert len(seen) == t and here == [N // t + (N % t > 0)]    # the first chunk on the calling thread,
-        assert sorted(size for _, size in seen) == sorted([N // t + (i < N % t) for i in range(t)])  # the rest on the pool
+        monkeypatch.setattr(remap_spec, "apply_columns", inner)
+        assert len({ident for ident, _, _ in spans}) == t
+        starts = sorted((start, size) for _, start, size in spans)   # the spans tile the batch exactly once
+        assert starts[0][0] == 0 and all(a + m == b for (a, m), (b, _) in zip(starts, starts[1:]))
+        assert sum(size for _, size in starts) == N
         np.testing.assert_array_equal(out.numpy(), r.transform(values.numpy()))
     torch.set_num_threads(4)                                   # small batches stay on the calling thread
-    seen.clear()
+    spans.clear()
+    monkeypatch.setattr(remap_spec, "apply_columns", lambda keys, *a, **kw: spans.append(keys.size) or inner(keys, *a, **kw))
     mc({"t": JaggedTensor(values=values[: torch_ops.MIN_CHUNK], lengths=torch.tensor([torch_ops.MIN_CHUNK]))})
-    assert seen == [(threading.get_ident(), torch_ops.MIN_CHUNK)]
+    assert spans == [torch_ops.MIN_CHUNK]
 
 
 def test_unseen_id_error_names_its_global_position_with_threads(restore_threads):
