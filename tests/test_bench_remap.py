@@ -34,7 +34,7 @@ def test_overhead_by_threads_key(bench, tmp_path, capsys):
     assert "ids_per_s" not in result["by_threads"]["1"]
 
 
-def test_paired_overhead_is_the_median_pair_ratio(bench, monkeypatch):
+def test_overhead_estimators(bench, monkeypatch):
     times = iter([1.0, 2.0,  # warm-up pair
                   1.0, 3.0, 2.0, 2.0, 4.0, 5.0])   # pairs (ebc, mc): ratios 3, 1, 1.25
     clock = {"t": 0.0}
@@ -49,3 +49,4 @@ def test_paired_overhead_is_the_median_pair_ratio(bench, monkeypatch):
     e = bench.overhead_entry(step, step, 3)
     assert e["ebc_s"] == 2.0 and e["mc_ebc_s"] == 3.0                  # medians of (1, 2, 4) and (3, 2, 5)
     assert e["overhead"] == pytest.approx(0.5) and e["overhead_paired"] == pytest.approx(0.25)
+    assert e["overhead_best"] == pytest.approx(1.0)                    # fastest runs: 2 / 1
