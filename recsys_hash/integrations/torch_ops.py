@@ -6,8 +6,8 @@ emulated with a mask because torch's `>>` on int64 is arithmetic. TorchScript ca
 so the constants below are inlined as literals in the functions (and checked against these in the tests).
 Gathers use `index_select` (torch's advanced indexing is ~4x slower on CPU). `remap_rows` picks the path:
 the numpy kernels themselves in eager CPU mode (`apply_spec_numpy`, dropped by TorchScript; large batches in
-chunks on `torch.get_num_threads()` threads), these twins when scripted or on GPU. Bad IDs raise `InvalidIdError` with the same text on every path (scripted, TorchScript
-wraps it in `torch.jit.Error`, whose message ends with "recsys_hash.errors.InvalidIdError: <text>").
+spans on `torch.get_num_threads()` threads), these twins when scripted or on GPU. Bad IDs raise `InvalidIdError`
+with the same text on every path (scripted, TorchScript wraps it in `torch.jit.Error`, whose message ends with "recsys_hash.errors.InvalidIdError: <text>").
 """
 from __future__ import annotations
 
@@ -215,7 +215,8 @@ def apply_spec_numpy(
                 errors.append(e)
             i = next(taken)
 
-    jobs = [_pool(threads - 1).submit(work) for _ in range(threads - 1)]
+    pool = _pool(threads - 1)
+    jobs = [pool.submit(work) for _ in range(threads - 1)]
     work()
     for job in jobs:
         if not job.cancel():                                   # not started (pool busy elsewhere): nothing to wait for
