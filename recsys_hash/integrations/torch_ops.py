@@ -7,7 +7,8 @@ so the constants below are inlined as literals in the functions (and checked aga
 Gathers use `index_select` (torch's advanced indexing is ~4x slower on CPU). `remap_rows` picks the path:
 the numpy kernels themselves in eager CPU mode (`apply_spec_numpy`, dropped by TorchScript; large batches in
 spans on `torch.get_num_threads()` threads), these twins when scripted or on GPU. Bad IDs raise `InvalidIdError`
-with the same text on every path (scripted, TorchScript wraps it in `torch.jit.Error`, whose message ends with "recsys_hash.errors.InvalidIdError: <text>").
+with the same text on every path (scripted, TorchScript wraps it in `torch.jit.Error`, whose message ends with
+"recsys_hash.errors.InvalidIdError: <text>").
 """
 from __future__ import annotations
 
