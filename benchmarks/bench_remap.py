@@ -1,11 +1,13 @@
 """Remapping throughput per strategy and MC-EBC overhead, side by side with TorchRec's MCH (the anchor).
 
-    python benchmarks/bench_remap.py [--quick] [--threads 1,2] [--json]
+    python benchmarks/bench_remap.py [--quick] [--threads 1,2,4] [--mc-ebc-only] [--json]
 
 Measures, in one process (each figure the median of --repeats runs after a warm-up): `transform` IDs/s for every hashing/lookup strategy on dense (0..V) and sparse
 (random 40-bit) raw keys; TorchRec MCH remap IDs/s; forward time of an MC-EBC (our RemapperMCModule and
-MCH) over an EBC fed pre-remapped IDs, the two timed alternately (at least 5 pairs). numpy transforms are single-threaded whatever --threads says;
---threads sets torch's intra-op threads. Writes benchmarks/results/bench_remap.json.
+MCH) over an EBC fed pre-remapped IDs, the two timed alternately (at least 5 pairs). --threads sets torch's
+intra-op threads, which the EBC and our module's remap both use (`transform` itself stays single-threaded);
+`mc_ebc_overhead_by_threads` holds the overheads per thread count. --mc-ebc-only skips the transform and MCH
+remap rates. Writes benchmarks/results/bench_remap.json.
 """
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ def median_time(fn, repeats: int) -> float:
     return float(np.median(times))
 
 
-def paired_median_times(fa, fb, repeats: int) -> tuple[float, float]:
-    """Median times of two functions called alternately, so load drift on a shared machine hits both alike."""
+def paired_times(fa, fb, repeats: int) -> tuple[np.ndarray, np.ndarray]:
+    """Times of two functions called alternately, so load drift on a shared machine hits both alike."""
     fa(), fb()
     ta, tb = [], []
     for _ in range(repeats):
@@ -41,7 +43,17 @@ def paired_median_times(fa, fb, repeats: int) -> tuple[float, float]:
             t = time.perf_counter()
             fn()
             acc.append(time.perf_counter() - t)
-    return float(np.median(ta)), float(np.median(tb))
+    return np.array(ta), np.array(tb)
+
+
+def overhead_entry(fa, fb, repeats: int) -> dict:
+    """EBC (fa) against MC-EBC (fb): medians and overhead = their ratio - 1; on a loaded machine also read
+    overhead_paired (median of per-pair ratios - 1: each pair ran back to back) and overhead_best (ratio of the
+    fastest runs - 1: the runs least disturbed by other processes)."""
+    ta, tb = paired_times(fa, fb, repeats)
+    t_ebc, t_mc = float(np.median(ta)), float(np.median(tb))
+    return {"ebc_s": t_ebc, "mc_ebc_s": t_mc, "overhead": t_mc / t_ebc - 1.0,
+            "overhead_paired": float(np.median(tb / ta)) - 1.0, "overhead_best": float(tb.min() / ta.min()) - 1.0}
 
 
 def fit(name: str, vocab: np.ndarray, rows: int):
@@ -103,8 +115,7 @@ def mc_ebc_overheads(vocab: np.ndarray, rows: int, dim: int, batch: int, per_row
             pre = KeyedJaggedTensor.from_lengths_sync(
                 keys=["f"], values=torch.from_numpy(r.transform(raw)), lengths=lengths)
             ebc = mc._embedding_module
-            t_ebc, t_mc = paired_median_times(lambda: ebc(pre), lambda: mc(kjt), repeats)
-            res[name] = {"ebc_s": t_ebc, "mc_ebc_s": t_mc, "overhead": t_mc / t_ebc - 1.0}
+            res[name] = overhead_entry(lambda: ebc(pre), lambda: mc(kjt), repeats)
         cfg = [EmbeddingBagConfig(name="t", embedding_dim=dim, num_embeddings=rows, feature_names=["f"])]
         mch = mch_module(np.sort(vocab), rows)
         mch_ebc = ManagedCollisionEmbeddingBagCollection(
@@ -112,15 +123,15 @@ def mc_ebc_overheads(vocab: np.ndarray, rows: int, dim: int, batch: int, per_row
         pre = KeyedJaggedTensor.from_lengths_sync(keys=["f"], values=mch.remap(
             {"t": __import__("torchrec").JaggedTensor(values=kjt.values(), lengths=lengths)})["t"].values(),
             lengths=lengths)
-        t_ebc, t_mc = paired_median_times(lambda: mch_ebc._embedding_module(pre), lambda: mch_ebc(kjt), repeats)
-        res["mch"] = {"ebc_s": t_ebc, "mc_ebc_s": t_mc, "overhead": t_mc / t_ebc - 1.0}
+        res["mch"] = overhead_entry(lambda: mch_ebc._embedding_module(pre), lambda: mch_ebc(kjt), repeats)
     return res
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
-    ap.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
+    ap.add_argument("--threads", default="1,2,4", help="comma-separated torch thread counts")
+    ap.add_argument("--mc-ebc-only", action="store_true", help="only the MC-EBC overheads (no transform rates)")
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per figure (default 3; quick 2)")
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_remap.json"))
@@ -137,37 +148,45 @@ def main(argv=None) -> dict:
     by_threads = {}
     for t in [int(x) for x in args.threads.split(",")]:
         torch.set_num_threads(t)
-        print(f"threads={t}: transform ...", file=sys.stderr)
-        entry = {
-            "ids_per_s": transform_rates(dense_vocab, dense_q, rows, repeats),
-            "ids_per_s_sparse": transform_rates(sparse_vocab, sparse_q, rows, repeats),
-            "mch_remap_ids_per_s_sparse": mch_rate(sparse_vocab, sparse_q, rows, repeats),
-        }
+        entry = {}
+        if not args.mc_ebc_only:
+            print(f"threads={t}: transform ...", file=sys.stderr)
+            entry = {
+                "ids_per_s": transform_rates(dense_vocab, dense_q, rows, repeats),
+                "ids_per_s_sparse": transform_rates(sparse_vocab, sparse_q, rows, repeats),
+                "mch_remap_ids_per_s_sparse": mch_rate(sparse_vocab, sparse_q, rows, repeats),
+            }
         print(f"threads={t}: MC-EBC forward ...", file=sys.stderr)
         entry["mc_ebc"] = mc_ebc_overheads(sparse_vocab, rows, dim, batch, per_row, max(repeats, 5))
         by_threads[str(t)] = entry
     first = by_threads[next(iter(by_threads))]
     result = {
         "config": {"n": n, "vocab": vocab_size, "rows": rows, "batch": batch, "ids_per_bag": per_row, "dim": dim,
-                   "quick": args.quick, "numpy_threads": 1, "torch_threads": list(by_threads)},
-        "ids_per_s": first["ids_per_s"],
-        "ids_per_s_sparse": first["ids_per_s_sparse"],
-        "mch_ids_per_s_sparse": first["mch_remap_ids_per_s_sparse"],
+                   "quick": args.quick, "transform_threads": 1, "torch_threads": list(by_threads),
+                   "repeats": max(repeats, 5), "mc_ebc_only": args.mc_ebc_only},
+        "ids_per_s": first.get("ids_per_s"),
+        "ids_per_s_sparse": first.get("ids_per_s_sparse"),
+        "mch_ids_per_s_sparse": first.get("mch_remap_ids_per_s_sparse"),
         "mc_ebc_overhead": first["mc_ebc"]["full"]["overhead"],
         "mc_ebc_overhead_universal": first["mc_ebc"]["universal"]["overhead"],
         "mch_overhead": first["mc_ebc"]["mch"]["overhead"],
+        "mc_ebc_overhead_by_threads": {
+            name: {t: e["mc_ebc"][name]["overhead"] for t, e in by_threads.items()} for name in ("universal", "full")},
         "by_threads": by_threads,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     for t, e in by_threads.items():
-        print(f"\n[threads={t}] IDs/s (millions)   dense    sparse", file=sys.stderr)
-        for s in STRATEGIES:
-            print(f"  {s:18s} {e['ids_per_s'][s] / 1e6:8.1f} {e['ids_per_s_sparse'][s] / 1e6:8.1f}", file=sys.stderr)
-        print(f"  {'MCH remap':18s} {'':8s} {e['mch_remap_ids_per_s_sparse'] / 1e6:8.1f}", file=sys.stderr)
+        print(f"\n[threads={t}]", file=sys.stderr)
+        if "ids_per_s" in e:
+            print("  IDs/s (millions)   dense    sparse", file=sys.stderr)
+            for s in STRATEGIES:
+                print(f"  {s:18s} {e['ids_per_s'][s] / 1e6:8.1f} {e['ids_per_s_sparse'][s] / 1e6:8.1f}", file=sys.stderr)
+            print(f"  {'MCH remap':18s} {'':8s} {e['mch_remap_ids_per_s_sparse'] / 1e6:8.1f}", file=sys.stderr)
         for k, v in e["mc_ebc"].items():
             print(f"  MC-EBC[{k}] {v['mc_ebc_s'] * 1e3:.1f} ms vs EBC {v['ebc_s'] * 1e3:.1f} ms: "
-                  f"overhead {v['overhead']:.2f}", file=sys.stderr)
+                  f"overhead {v['overhead']:.2f} (per pair {v['overhead_paired']:.2f}, best runs "
+                  f"{v['overhead_best']:.2f})", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
     return result

@@ -7,10 +7,14 @@ land on a lattice mod m for some seeds (e.g. 18% of 10,245 rows used by 40,981 c
 fixed bijection of 64-bit words, so collisions between two keys still need a collision mod p or mod m of
 well-mixed words, and consecutive keys fill rows like random hashing for every seed. `xxh64_int` / `xxh64_strings` equal
 `xxhash.xxh64_intdigest(key_bytes, seed)` (int keys as 8-byte little-endian, strings as utf-8).
+When numba imports, `universal_hash` runs one compiled pass per key (`_universal_loop`, the same uint64 steps, ~2x
+faster than the blocked numpy ufuncs, which stay as the fallback; both are tested against the same reference).
 """
 from __future__ import annotations
 
 import numpy as np
+
+from recsys_hash.ids._jit import compiled
 
 MERSENNE61 = np.uint64((1 << 61) - 1)
 _M61 = (1 << 61) - 1
@@ -30,6 +34,8 @@ _P1, _P2, _P3, _P4, _P5 = (np.uint64(p) for p in (P1, P2, P3, P4, P5))
 FMIX1 = 0xFF51AFD7ED558CCD
 FMIX2 = 0xC4CEB9FE1A85EC53
 _FMIX1, _FMIX2 = np.uint64(FMIX1), np.uint64(FMIX2)
+
+USE_NUMBA = True   # the compiled universal kernel when numba imports (tests switch it off to check the numpy one)
 
 
 def _reduce61(x: np.ndarray) -> np.ndarray:
@@ -81,6 +87,10 @@ def universal_hash(keys: np.ndarray, a: int, b: int, m: int) -> np.ndarray:
     out = np.empty(keys.shape, dtype=np.uint64)
     a0, a1 = np.uint64(a & 0xFFFFFFFF), np.uint64(a >> 32)
     ub, um = np.uint64(b), np.uint64(m)
+    kernel = compiled(_universal_loop) if USE_NUMBA else None
+    if kernel is not None:
+        kernel(keys.reshape(-1), a0, a1, ub, um, out.reshape(-1))
+        return out.view(np.int64)
     s3, s29, s32, s33, s61 = np.uint64(3), np.uint64(29), np.uint64(32), np.uint64(33), np.uint64(61)
     t = np.empty(_BLOCK, np.uint64)
     u = np.empty(_BLOCK, np.uint64)
@@ -130,6 +140,32 @@ def universal_hash(keys: np.ndarray, a: int, b: int, m: int) -> np.ndarray:
         h ^= v_
         h %= um
     return out.view(np.int64)
+
+
+def _universal_loop(keys: np.ndarray, a0: np.uint64, a1: np.uint64, b: np.uint64, m: np.uint64,
+                    out: np.ndarray) -> None:
+    """`universal_hash` per key (numba-compiled by `compiled`): uint64 keys [n] -> out uint64 [n] in [0, m).
+
+    The blocked numpy steps fused into one pass (every constant a uint64: numba turns uint64 op int64 into float).
+    """
+    p, m32, m29 = np.uint64(_M61), np.uint64(0xFFFFFFFF), np.uint64((1 << 29) - 1)
+    f1, f2 = np.uint64(FMIX1), np.uint64(FMIX2)
+    s3, s29, s32, s33, s61 = np.uint64(3), np.uint64(29), np.uint64(32), np.uint64(33), np.uint64(61)
+    for i in range(keys.size):
+        x = keys[i]
+        h = (x & p) + (x >> s61)                                   # < 2^61 + 4, == x mod p
+        x0, x1 = h & m32, h >> s32
+        p0, p1, p2 = x0 * a0, x1 * a0 + x0 * a1, x1 * a1
+        v = (p2 << s3) + (p1 >> s29) + ((p1 & m29) << s32) + (p0 & p) + (p0 >> s61) + b   # < 2^64
+        v = (v & p) + (v >> s61)
+        if v >= p:
+            v -= p
+        v ^= v >> s33                                              # fmix64
+        v *= f1
+        v ^= v >> s33
+        v *= f2
+        v ^= v >> s33
+        out[i] = v % m
 
 
 def _rotl(x: np.ndarray, r: int) -> np.ndarray:

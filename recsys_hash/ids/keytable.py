@@ -9,7 +9,8 @@ Two layouts, chosen at build time:
   `pos = i + cummax(home - i)` (each run is contiguous, so the table is a valid linear-probing table); the
   table gets an overflow tail instead of wrapping around. A lookup probes only the keys still unresolved,
   at most `max_probe + 1` rounds, in cache-sized blocks. When numba is installed, the probe is one compiled
-  pass instead (`_probe_loop` via `_probe_kernel`: hash, probe and compare per key; ~2.5x faster, bound by the random gather);
+  pass instead (`_probe_loop` via `_probe_kernel`: hash, probe and compare per key, prefetching the home slots of
+  keys a few places ahead; ~2.5x faster, bound by the random gather);
   both are tested against the same reference.
 The torch twin (`recsys_hash.integrations.torch_ops.keytable_lookup_torch`) reads the same arrays.
 """
@@ -20,6 +21,7 @@ from typing import Optional
 
 import numpy as np
 
+from recsys_hash.ids._jit import compiled, prefetch
 from recsys_hash.ids.hashing import slot_hash
 
 DENSE_FACTOR = 4
@@ -28,6 +30,7 @@ LOAD_INV = 4      # slots per key (at least): few displaced keys, so most lookup
 _LOOKUP_BLOCK = 1 << 15   # keys per probe block: slots, pairs and masks of a block stay in L2
 USE_NUMBA = True          # compiled probe when numba imports (tests switch it off to check the numpy probe)
 _WINDOW = 8               # slots after the home slot scanned at once for displaced keys
+_AHEAD = 16               # the compiled probe prefetches the home slot of the key this many places ahead
 
 
 @dataclass
@@ -89,9 +92,9 @@ class KeyTable:
         if self.dense is not None:
             return np.take(self.dense, keys, mode="clip")
         out = np.empty(keys.shape, dtype=np.int64)
-        compiled = _probe_kernel() if USE_NUMBA else None
-        if compiled is not None:
-            compiled(np.ascontiguousarray(keys), self.slots, np.uint64(64 - self.bits), out)
+        kernel = _probe_kernel() if USE_NUMBA else None
+        if kernel is not None:
+            kernel(np.ascontiguousarray(keys), np.ascontiguousarray(self.slots), np.uint64(64 - self.bits), out)
             return out
         pairs = self.slots.view(np.complex128).reshape(-1)   # one 16-byte (key, row) item per slot
         for lo in range(0, keys.size, _LOOKUP_BLOCK):
@@ -131,10 +134,19 @@ class KeyTable:
 
 
 def _probe_loop(keys: np.ndarray, slots: np.ndarray, shift: np.uint64, out: np.ndarray) -> None:
-    """Linear probing per key (numba-compiled by `_probe_kernel`): keys int64 [n] -> out int64 [n] (row or -1)."""
+    """Linear probing per key (numba-compiled by `_probe_kernel`): keys int64 [n] -> out int64 [n] (row or -1).
+
+    slots: C-contiguous [size, 2]. While probing key i it prefetches key i + _AHEAD's home slot, so the random
+    cache misses of successive keys overlap instead of queueing (~1.5x; results unchanged, it is only a hint).
+    """
     fib = np.uint64(0x9E3779B97F4A7C15)
     size = slots.shape[0]
-    for i in range(keys.size):
+    n = keys.size
+    for i in range(min(_AHEAD, n)):
+        prefetch(slots, np.int64((np.uint64(keys[i]) * fib) >> shift) * 2)
+    for i in range(n):
+        if i + _AHEAD < n:
+            prefetch(slots, np.int64((np.uint64(keys[i + _AHEAD]) * fib) >> shift) * 2)
         k = keys[i]
         s = np.int64((np.uint64(k) * fib) >> shift)
         row = -1
@@ -149,16 +161,6 @@ def _probe_loop(keys: np.ndarray, slots: np.ndarray, shift: np.uint64, out: np.n
         out[i] = row
 
 
-_COMPILED: list = []
-
-
 def _probe_kernel():
-    """`_probe_loop` compiled with numba (cached on disk), or None when numba is not installed."""
-    if not _COMPILED:
-        try:
-            import numba
-        except ImportError:  # pragma: no cover - numba is a dependency; the numpy probe is the fallback
-            _COMPILED.append(None)
-        else:
-            _COMPILED.append(numba.njit(cache=True, nogil=True)(_probe_loop))
-    return _COMPILED[0]
+    """`_probe_loop` compiled with numba (cached on disk, nogil), or None when numba is not installed."""
+    return compiled(_probe_loop)

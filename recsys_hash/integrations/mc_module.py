@@ -1,8 +1,9 @@
 """`RemapperMCModule`: any fitted IdRemapper as a TorchRec `ManagedCollisionModule`.
 
 The whole raw-ID -> row mapping happens in `preprocess`: in eager mode on CPU it runs the remapper's own
-numpy kernels on zero-copy views (the same code as `transform`, so equal by construction and as fast);
-scripted or on GPU it runs their torch twins (`torch_ops`, tested equal). `profile and `remap` are the identity, `input_size()` is the table's row count and
+numpy/numba kernels on zero-copy views (the same code as `transform`, so equal by construction), large batches
+split over `torch.get_num_threads()` threads so the remap scales with the EBC (rows identical at any thread
+count); scripted or on GPU it runs their torch twins (`torch_ops`, tested equal). `profile and `remap` are the identity, `input_size()` is the table's row count and
 `buckets()` the number of row-wise shards, so under row-wise sharding the rows produced on the input rank
 are routed to the rank that owns them and come back as global rows (tests/distributed/). Multi-row
 strategies emit `rows_per_id` values per ID (lengths scaled), which SUM pooling adds up.
@@ -38,6 +39,23 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype)
 
 
+def _id_bounds(values: torch.Tensor, need_max: bool) -> Tuple[int, int]:
+    """(min, max or 0) of non-empty int64 IDs: numpy on CPU in eager mode (faster than one OpenMP reduction, and on
+    a busy host a parallel region can wait a scheduler time slice for its second thread), torch ops otherwise."""
+    if not torch.jit.is_scripting() and values.device.type == "cpu":
+        return _id_bounds_numpy(values, need_max)
+    if need_max:
+        lo_t, hi_t = torch.aminmax(values)
+        return int(lo_t.item()), int(hi_t.item())
+    return int(values.min().item()), 0
+
+
+@torch.jit.unused
+def _id_bounds_numpy(values: torch.Tensor, need_max: bool) -> Tuple[int, int]:
+    v = values.numpy()
+    return int(v.min()), (int(v.max()) if need_max else 0)
+
+
 @torch.fx.wrap
 def _remap_features(
     features: Dict[str, JaggedTensor], cols: List[List[int]], dense: torch.Tensor, slots: torch.Tensor, bits: int,
@@ -45,7 +63,7 @@ def _remap_features(
 ) -> Dict[str, JaggedTensor]:
     """Raw int64 IDs of every feature -> rows; lengths (and per-value weights) scaled by rows per ID.
 
-    Validation is one min (or min+max) pass; bad IDs raise `InvalidIdError` (eager and scripted alike, see
+    Validation is one min (or min+max) pass (`_id_bounds`); bad IDs raise `InvalidIdError` (eager and scripted alike, see
     `torch_ops`); the mapping runs the numpy kernels in eager CPU mode (see `torch_ops.remap_rows`); a single-row
     mapping reuses the input's lengths/offsets (no copy).
     """
@@ -59,11 +77,7 @@ def _remap_features(
             )
         values = values.to(torch.int64)
         if values.numel() > 0:
-            if input_hash_size > 0:
-                lo_t, hi_t = torch.aminmax(values)
-                lo, hi = int(lo_t.item()), int(hi_t.item())
-            else:
-                lo, hi = int(values.min().item()), 0
+            lo, hi = _id_bounds(values, input_hash_size > 0)
             if lo < 0:                           # name the first bad ID and its position (not the smallest one)
                 pos = int(torch.nonzero(values < 0).flatten()[0].item())
                 raise InvalidIdError(

@@ -5,14 +5,20 @@ see `recsys_hash.ids.remap_spec.Column.as_ints`) plus the key table's tensors. L
 emulated with a mask because torch's `>>` on int64 is arithmetic. TorchScript cannot read module globals,
 so the constants below are inlined as literals in the functions (and checked against these in the tests).
 Gathers use `index_select` (torch's advanced indexing is ~4x slower on CPU). `remap_rows` picks the path:
-the numpy kernels themselves in eager CPU mode (`apply_spec_numpy`, dropped by TorchScript), these twins
-when scripted or on GPU. Bad IDs raise `InvalidIdError` with the same text on every path (scripted, TorchScript
-wraps it in `torch.jit.Error`, whose message ends with "recsys_hash.errors.InvalidIdError: <text>").
+the numpy kernels themselves in eager CPU mode (`apply_spec_numpy`, dropped by TorchScript; large batches in
+spans on `torch.get_num_threads()` threads), these twins when scripted or on GPU. Bad IDs raise `InvalidIdError`
+with the same text on every path (scripted, TorchScript wraps it in `torch.jit.Error`, whose message ends with
+"recsys_hash.errors.InvalidIdError: <text>").
 """
 from __future__ import annotations
 
+import itertools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import List
 
+import numpy as np
 import torch
 
 from recsys_hash.errors import InvalidIdError
@@ -174,17 +180,78 @@ def apply_spec_numpy(
     """Eager CPU path: the numpy kernels (`ids.remap_spec.apply_columns`) on zero-copy views -> rows [n, len(cols)].
 
     The same function as `transform`, hence equal to it by construction; TorchScript drops it (see `remap_rows`).
+    Batches of at least 2 * MIN_CHUNK keys are mapped by `torch.get_num_threads()` threads at once (the caller and
+    a pool; the kernels release the GIL), so the remap scales with the EBC's intra-op threads. The batch is cut
+    into about SPLIT contiguous spans per thread, which threads take in turn, so a thread the OS delays (a busy
+    host) holds up at most one span. Each key's rows depend on that key alone: identical at any thread count. A
+    bad ID re-runs the batch on one thread, so the error names the same ID and global position as `transform`.
     """
+    from recsys_hash.ids import remap_spec
     from recsys_hash.ids.keytable import KeyTable
-    from recsys_hash.ids.remap_spec import Column, apply_columns
 
-    columns = [Column.from_ints(c) for c in cols]
+    columns = [remap_spec.Column.from_ints(c) for c in cols]
     table = KeyTable(slots=slots.numpy(), bits=bits, max_probe=max_probe) if slots.numel() > 0 else None
     fused = dense.numpy() if dense.numel() > 0 else None
     if fused is not None and fused.shape[0] == 1 and sum(c.lookup for c in columns) > 1:
         table, fused = KeyTable(dense=fused[0]), None          # one dense key table shared by the lookup columns
-    rows = apply_columns(keys.numpy(), columns, table, fused, where)
-    return torch.from_numpy(rows).view(keys.numel(), len(cols))
+    flat = keys.numpy()
+    n, k = flat.size, len(cols)
+    threads = min(torch.get_num_threads(), n // MIN_CHUNK)
+    if threads < 2:
+        rows = remap_spec.apply_columns(flat, columns, table, fused, where)
+        return torch.from_numpy(rows).view(n, k)
+    out = np.empty((n, k), dtype=np.int64)
+    step = max(MIN_CHUNK, -(-n // (threads * SPLIT)))
+    spans = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+    taken = itertools.count()                                  # next() on it is atomic: each span goes to one thread
+    errors: List[BaseException] = []
+
+    def work() -> None:
+        i = next(taken)
+        while i < len(spans) and not errors:
+            lo, hi = spans[i]
+            try:
+                out[lo:hi] = remap_spec.apply_columns(flat[lo:hi], columns, table, fused, where).reshape(hi - lo, k)
+            except Exception as e:  # noqa: BLE001 - re-raised by the caller once no thread writes `out`
+                errors.append(e)
+            i = next(taken)
+
+    pool = _pool(threads - 1)
+    jobs = [pool.submit(work) for _ in range(threads - 1)]
+    work()
+    for job in jobs:
+        if not job.cancel():                                   # not started (pool busy elsewhere): nothing to wait for
+            job.result()
+    if errors:
+        remap_spec.apply_columns(flat, columns, table, fused, where)    # raises what one thread (`transform`) raises
+        raise errors[0]
+    return torch.from_numpy(out)
+
+
+MIN_CHUNK = 1 << 15   # keys per span at least: below, handing work to a thread costs more than it saves
+SPLIT = 4             # spans per thread (when the batch is large enough)
+_POOL: list = []      # [workers, executor]: one process-wide pool
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """The process-wide pool, grown to at least `workers` threads (a forked child starts without one)."""
+    with _POOL_LOCK:
+        if not _POOL or _POOL[0] < workers:
+            if _POOL:
+                _POOL[1].shutdown(wait=False)
+            _POOL[:] = [workers, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recsys_hash_remap")]
+        return _POOL[1]
+
+
+def _forget_pool_in_child() -> None:
+    """After fork the copied pool has no threads (it would never run a job) and its lock may be held."""
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()
+    _POOL.clear()
+
+
+_POOL_LOCK = threading.Lock()
+os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def remap_rows(

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import xxhash
 
+from recsys_hash.ids import hashing
 from recsys_hash.ids.hashing import (
     slot_hash, string_keys_to_int, universal_hash, universal_params, xxh64_int, xxh64_strings,
 )
@@ -23,6 +24,15 @@ def fmix64_ref(h: int) -> int:
 def universal_ref(keys, a: int, b: int, m: int) -> list[int]:
     """fmix64(((a*x + b) mod (2^61 - 1))) mod m with Python big integers."""
     return [fmix64_ref((a * int(k) + b) % P61) % m for k in keys]
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def kernel(request, monkeypatch):
+    """Run a test with the compiled universal-hash kernel and with the blocked numpy one."""
+    if request.param == "numba":
+        assert hashing.compiled(hashing._universal_loop) is not None, "numba is a dependency: the kernel must load"
+    monkeypatch.setattr(hashing, "USE_NUMBA", request.param == "numba")
+    return request.param
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2**32 + 7, 2**63 + 5, 2**64 - 1])
@@ -55,7 +65,7 @@ def test_string_keys_to_int_is_top_63_bits():
     assert string_keys_to_int(arr, 5).tolist() == expect
 
 
-def test_universal_hash_equals_big_int_reference():
+def test_universal_hash_equals_big_int_reference(kernel):
     rng = np.random.default_rng(2)
     keys = np.concatenate([rng.integers(0, 2**63 - 1, 3000, dtype=np.int64),
                            np.array([0, 1, P61 - 1, P61, P61 + 1, 2**62, 2**63 - 1], dtype=np.int64)])
@@ -64,13 +74,13 @@ def test_universal_hash_equals_big_int_reference():
             np.testing.assert_array_equal(universal_hash(keys, a, b, m), universal_ref(keys, a, b, m))
 
 
-def test_universal_hash_spans_blocks():
+def test_universal_hash_spans_blocks(kernel):
     keys = np.arange(20_000, dtype=np.int64) * 7919 + 3       # > 2 processing blocks
     (a, b), = universal_params(7, 1)
     assert universal_hash(keys, a, b, 1000)[-50:].tolist() == universal_ref(keys[-50:], a, b, 1000)
 
 
-def test_universal_hash_hand_values():
+def test_universal_hash_hand_values(kernel):
     # a=3, b=5: x=7 -> 3*7 + 5 = 26 (< p); x = p maps like 0 -> 5; then fmix64 and mod 10
     assert universal_hash(np.array([7, P61, 0]), 3, 5, 10).tolist() == [fmix64_ref(26) % 10, fmix64_ref(5) % 10,
                                                                          fmix64_ref(5) % 10]
@@ -91,3 +101,15 @@ def test_slot_hash_hand_value():
     keys = np.array([1, 12345], dtype=np.int64)
     expect = [((int(k) * fib) % 2**64) >> (64 - 10) for k in keys]
     assert slot_hash(keys, 10).tolist() == expect
+
+
+def test_universal_hash_numba_and_numpy_kernels_agree_on_a_large_batch(monkeypatch):
+    rng = np.random.default_rng(5)
+    keys = np.concatenate([rng.integers(0, 2**63 - 1, 100_000, dtype=np.int64), np.arange(50_000)])
+    (a, b), = universal_params(3, 1)
+    outs = []
+    for use in (True, False):
+        monkeypatch.setattr(hashing, "USE_NUMBA", use)
+        outs.append(universal_hash(keys, a, b, 1_000_003))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert outs[0].dtype == np.int64
