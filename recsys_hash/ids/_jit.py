@@ -8,7 +8,86 @@ misses; it exists only inside compiled kernels.
 """
 from __future__ import annotations
 
+import os
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
 _COMPILED: dict = {}
+_PARALLEL: dict = {}
+_LOCAL = threading.local()
+#: chunks per kernel thread in a parallel kernel (a delayed thread holds up one chunk only)
+CHUNKS_PER_THREAD = 4
+#: a parallel kernel runs only on batches of at least this many keys (below, a launch costs more than it saves)
+PARALLEL_MIN = 1 << 16
+_STATE = {"forked": False, "layer_checked": False, "usable": True}
+
+
+def _forked() -> None:
+    _STATE["forked"] = True        # GNU OpenMP is not fork-safe: a forked child keeps to one thread
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+@contextmanager
+def kernel_threads(threads: int) -> Iterator[None]:
+    """Within the block, this thread's compiled kernels that have a parallel twin use `threads` threads on large
+    batches (see `parallel_threads`)."""
+    before = getattr(_LOCAL, "threads", 1)
+    _LOCAL.threads = int(threads)
+    try:
+        yield
+    finally:
+        _LOCAL.threads = before
+
+
+def parallel_threads(n: int) -> int:
+    """Threads for a parallel kernel over `n` keys on this thread: 1 unless inside `kernel_threads(t > 1)`, the
+    batch is large, the process is not a forked child, and numba runs its parallel loops on the OpenMP runtime
+    (the one torch uses: its worker threads then take the loop's chunks instead of spin-waiting beside them)."""
+    threads = getattr(_LOCAL, "threads", 1)
+    if threads < 2 or n < PARALLEL_MIN or _STATE["forked"] or not _STATE["usable"]:
+        return 1
+    import numba
+
+    return max(1, min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
+def run_parallel(driver, threads: int, *args) -> None:
+    """Run a `compiled_parallel` driver on `threads` numba threads; after the first launch, keep using parallel
+    kernels only if numba chose the OpenMP threading layer (shared with torch)."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        driver(*args)
+    finally:
+        numba.set_num_threads(before)
+    if not _STATE["layer_checked"]:
+        _STATE["layer_checked"] = True
+        _STATE["usable"] = numba.threading_layer() == "omp"
+
+
+def chunk_bounds(n: int, threads: int):
+    """int64 [chunks + 1] bounds of contiguous chunks of `n` keys for a parallel driver."""
+    import numpy as np
+
+    chunks = max(1, min(threads * CHUNKS_PER_THREAD, n))
+    return np.linspace(0, n, chunks + 1).astype(np.int64)
+
+
+def compiled_parallel(fn):
+    """`fn` (a driver whose outer loop is a numba `prange`) compiled with parallel=True, or None without numba."""
+    if fn not in _PARALLEL:
+        try:
+            import numba
+        except ImportError:  # pragma: no cover - numba is a dependency
+            _PARALLEL[fn] = None
+        else:
+            _PARALLEL[fn] = numba.njit(cache=True, nogil=True, parallel=True)(fn)
+    return _PARALLEL[fn]
 
 
 def compiled(fn):

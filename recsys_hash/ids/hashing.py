@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys_hash.ids._jit import compiled
+from recsys_hash.ids._jit import chunk_bounds, compiled, compiled_parallel, parallel_threads, run_parallel
+
+try:
+    from numba import prange
+except ImportError:  # pragma: no cover - numba is a dependency
+    prange = range
 
 MERSENNE61 = np.uint64((1 << 61) - 1)
 _M61 = (1 << 61) - 1
@@ -89,7 +94,13 @@ def universal_hash(keys: np.ndarray, a: int, b: int, m: int) -> np.ndarray:
     ub, um = np.uint64(b), np.uint64(m)
     kernel = compiled(_universal_loop) if USE_NUMBA else None
     if kernel is not None:
-        kernel(keys.reshape(-1), a0, a1, ub, um, out.reshape(-1))
+        flat, dst = keys.reshape(-1), out.reshape(-1)
+        threads = parallel_threads(flat.size)
+        driver = compiled_parallel(_universal_chunks) if threads > 1 else None
+        if driver is not None:
+            run_parallel(driver, threads, flat, a0, a1, ub, um, dst, chunk_bounds(flat.size, threads))
+        else:
+            kernel(flat, a0, a1, ub, um, dst)
         return out.view(np.int64)
     s3, s29, s32, s33, s61 = np.uint64(3), np.uint64(29), np.uint64(32), np.uint64(33), np.uint64(61)
     t = np.empty(_BLOCK, np.uint64)
@@ -166,6 +177,18 @@ def _universal_loop(keys: np.ndarray, a0: np.uint64, a1: np.uint64, b: np.uint64
         v *= f2
         v ^= v >> s33
         out[i] = v % m
+
+
+_universal_kernel = compiled(_universal_loop)      # a global the parallel driver calls (numba resolves it)
+
+
+def _universal_chunks(keys: np.ndarray, a0: np.uint64, a1: np.uint64, b: np.uint64, m: np.uint64, out: np.ndarray,
+                      bounds: np.ndarray) -> None:
+    """`_universal_loop` over contiguous chunks [bounds[j], bounds[j+1]) in parallel (numba prange on the OpenMP
+    layer: inside a torch training step, torch's own worker threads run the chunks)."""
+    for j in prange(bounds.size - 1):
+        lo, hi = bounds[j], bounds[j + 1]
+        _universal_kernel(keys[lo:hi], a0, a1, b, m, out[lo:hi])
 
 
 def _rotl(x: np.ndarray, r: int) -> np.ndarray:

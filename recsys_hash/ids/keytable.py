@@ -21,7 +21,12 @@ from typing import Optional
 
 import numpy as np
 
-from recsys_hash.ids._jit import compiled, prefetch
+from recsys_hash.ids._jit import chunk_bounds, compiled, compiled_parallel, parallel_threads, prefetch, run_parallel
+
+try:
+    from numba import prange
+except ImportError:  # pragma: no cover - numba is a dependency
+    prange = range
 from recsys_hash.ids.hashing import slot_hash
 
 DENSE_FACTOR = 4
@@ -94,7 +99,14 @@ class KeyTable:
         out = np.empty(keys.shape, dtype=np.int64)
         kernel = _probe_kernel() if USE_NUMBA else None
         if kernel is not None:
-            kernel(np.ascontiguousarray(keys), np.ascontiguousarray(self.slots), np.uint64(64 - self.bits), out)
+            flat, slots, shift = np.ascontiguousarray(keys).reshape(-1), np.ascontiguousarray(self.slots), \
+                np.uint64(64 - self.bits)
+            threads = parallel_threads(flat.size)
+            driver = compiled_parallel(_probe_chunks) if threads > 1 else None
+            if driver is not None:
+                run_parallel(driver, threads, flat, slots, shift, out.reshape(-1), chunk_bounds(flat.size, threads))
+            else:
+                kernel(flat, slots, shift, out.reshape(-1))
             return out
         pairs = self.slots.view(np.complex128).reshape(-1)   # one 16-byte (key, row) item per slot
         for lo in range(0, keys.size, _LOOKUP_BLOCK):
@@ -164,3 +176,13 @@ def _probe_loop(keys: np.ndarray, slots: np.ndarray, shift: np.uint64, out: np.n
 def _probe_kernel():
     """`_probe_loop` compiled with numba (cached on disk, nogil), or None when numba is not installed."""
     return compiled(_probe_loop)
+
+
+_probe_jit = compiled(_probe_loop)      # a global the parallel driver calls (numba resolves it)
+
+
+def _probe_chunks(keys: np.ndarray, slots: np.ndarray, shift: np.uint64, out: np.ndarray, bounds: np.ndarray) -> None:
+    """`_probe_loop` over contiguous chunks [bounds[j], bounds[j+1]) in parallel (numba prange, OpenMP layer)."""
+    for j in prange(bounds.size - 1):
+        lo, hi = bounds[j], bounds[j + 1]
+        _probe_jit(keys[lo:hi], slots, shift, out[lo:hi])

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from recsys_hash.errors import InvalidIdError
+from recsys_hash.ids._jit import kernel_threads, parallel_threads
 
 _M61 = (1 << 61) - 1
 _MASK32 = 0xFFFFFFFF
@@ -180,8 +181,12 @@ def apply_spec_numpy(
     """Eager CPU path: the numpy kernels (`ids.remap_spec.apply_columns`) on zero-copy views -> rows [n, len(cols)].
 
     The same function as `transform`, hence equal to it by construction; TorchScript drops it (see `remap_rows`).
-    Batches of at least 2 * MIN_CHUNK keys are mapped by `torch.get_num_threads()` threads at once (the caller and
-    a pool; the kernels release the GIL), so the remap scales with the EBC's intra-op threads. The batch is cut
+    Batches of at least 2 * MIN_CHUNK keys are mapped by `torch.get_num_threads()` threads at once, so the remap
+    scales with the EBC's intra-op threads. Where every column runs in a kernel with a parallel twin (universal
+    hashing, the sparse key-table probe: the strategies universal, double, full, frequency, double_frequency,
+    graphhash's fallback), those kernels run their own parallel loops on numba's OpenMP layer, whose threads are
+    torch's: with OpenMP's default spin-waiting, torch's idle workers would otherwise hold the cores a separate
+    pool needs. Otherwise the caller and a pool of threads map spans (the kernels release the GIL). The batch is cut
     into about SPLIT contiguous spans per thread, which threads take in turn, so a thread the OS delays (a busy
     host) holds up at most one span. Each key's rows depend on that key alone: identical at any thread count. A
     bad ID re-runs the batch on one thread, so the error names the same ID and global position as `transform`.
@@ -197,6 +202,11 @@ def apply_spec_numpy(
     flat = keys.numpy()
     n, k = flat.size, len(cols)
     threads = min(torch.get_num_threads(), n // MIN_CHUNK)
+    if threads >= 2 and _parallel_kernels_cover(columns, table, fused):
+        with kernel_threads(threads):
+            if parallel_threads(n) > 1:       # the kernels' own parallel loops share torch's OpenMP threads
+                rows = remap_spec.apply_columns(flat, columns, table, fused, where)
+                return torch.from_numpy(rows).view(n, k)
     if threads < 2:
         rows = remap_spec.apply_columns(flat, columns, table, fused, where)
         return torch.from_numpy(rows).view(n, k)
@@ -226,6 +236,14 @@ def apply_spec_numpy(
         remap_spec.apply_columns(flat, columns, table, fused, where)    # raises what one thread (`transform`) raises
         raise errors[0]
     return torch.from_numpy(out)
+
+
+def _parallel_kernels_cover(columns: list, table, fused) -> bool:
+    """True when every column's work runs in a kernel with a parallel twin (universal hashing, the hash-layout key
+    table probe); other families (modulo, xxhash, quotient, dense-table takes) go through the thread pool."""
+    if any(c.family not in ("universal", "error", "const") for c in columns):
+        return False
+    return not any(c.lookup for c in columns) or (fused is None and table is not None and table.dense is None)
 
 
 MIN_CHUNK = 1 << 15   # keys per span at least: below, handing work to a thread costs more than it saves

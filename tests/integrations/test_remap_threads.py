@@ -57,7 +57,7 @@ def test_rows_identical_at_1_2_4_threads(name, kw, sparse, restore_threads):
 
 
 def test_large_batch_runs_on_every_torch_thread(monkeypatch, restore_threads):
-    r = create("universal", num_rows=1000, seed=1).fit(np.arange(100))
+    r = create("xxhash", num_rows=1000, seed=1).fit(np.arange(100))          # a family without a parallel kernel
     mc = RemapperMCModule(r, name="t")
     spans, lock = [], threading.Lock()
     inner = remap_spec.apply_columns
@@ -116,3 +116,46 @@ def test_forked_child_remaps_on_its_own_pool(restore_threads):
     with ctx.Pool(1) as pool:
         child = pool.apply_async(_remap_in_child, (values,)).get(timeout=60)
     np.testing.assert_array_equal(child, parent)
+
+
+@pytest.mark.parametrize("name,kw", [("universal", {"num_rows": 50_000}), ("full", {"oov": "hash", "oov_buckets": 97}),
+                                     ("double_frequency", {"num_rows": 50_000})])
+def test_parallel_kernel_families_run_in_the_kernels_own_loops_not_the_pool(name, kw, monkeypatch, restore_threads):
+    """Universal hashing and the sparse key-table probe run their parallel twins (numba prange on the OpenMP layer
+    torch uses) with the whole batch: no span goes to the pool, and the rows equal transform's."""
+    from recsys_hash.ids import _jit
+
+    vocab = np.unique(np.random.default_rng(5).integers(0, 2**62, 20_000))
+    r = create(name, seed=3, **kw).fit(vocab)
+    mc = RemapperMCModule(r, name="t")
+    values = _batch(vocab, 11)
+    launches = []
+    inner = _jit.run_parallel
+    monkeypatch.setattr(_jit, "run_parallel", lambda driver, threads, *a: launches.append(threads) or inner(driver, threads, *a))
+    for mod in ("recsys_hash.ids.hashing", "recsys_hash.ids.keytable"):
+        monkeypatch.setattr(f"{mod}.run_parallel", _jit.run_parallel)
+    monkeypatch.setattr(torch_ops, "_pool", lambda workers: pytest.fail("the pool ran a parallel-kernel family"))
+    torch.set_num_threads(2)
+    out = mc({"t": JaggedTensor(values=torch.from_numpy(values), lengths=torch.tensor([N]))})["t"].values()
+    assert launches and set(launches) == {2}
+    np.testing.assert_array_equal(out.numpy().reshape(-1), r.transform(values).reshape(-1))
+
+
+def test_parallel_kernels_equal_the_serial_ones_on_large_batches():
+    from recsys_hash.ids._jit import kernel_threads, parallel_threads
+    from recsys_hash.ids.hashing import universal_hash
+    from recsys_hash.ids.keytable import KeyTable
+
+    rng = np.random.default_rng(2)
+    keys = rng.integers(0, 2**62, 300_001)
+    table_keys = np.unique(rng.integers(0, 2**62, 50_000))
+    table = KeyTable.build(table_keys, np.arange(table_keys.size))
+    assert table.dense is None                                  # sparse keys: the hash layout's probe
+    query = np.concatenate([table_keys, keys[:200_000]])
+    serial_hash = universal_hash(keys, 0x9E3779B97F4A7C15, 12345, 1_000_003)
+    serial_probe = table.lookup(query)
+    assert (serial_probe[:table_keys.size] == np.arange(table_keys.size)).all() and (serial_probe[table_keys.size:] == -1).all()
+    with kernel_threads(2):
+        assert parallel_threads(keys.size) == 2                  # the parallel twins run (OpenMP layer, no fork)
+        np.testing.assert_array_equal(universal_hash(keys, 0x9E3779B97F4A7C15, 12345, 1_000_003), serial_hash)
+        np.testing.assert_array_equal(table.lookup(query), serial_probe)
