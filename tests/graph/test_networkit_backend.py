@@ -113,3 +113,13 @@ def test_missing_networkit_is_a_clear_error(monkeypatch):
 def test_bad_threads(threads):
     with pytest.raises(ValueError, match=f"threads must be a positive integer or None, got {threads!r}"):
         cluster_bipartite(_two_bicliques(), 1.0, backend="networkit", threads=threads)
+
+
+def test_the_biadjacency_is_left_unchanged(planted):
+    b = planted[0]
+    before = (b.indices.copy(), b.indptr.copy(), b.data.copy(), b.indices.dtype)
+    cluster_bipartite(b, 20.0, backend="networkit", seed=3)
+    assert b.indices.dtype == before[3]
+    np.testing.assert_array_equal(b.indices, before[0])
+    np.testing.assert_array_equal(b.indptr, before[1])
+    np.testing.assert_array_equal(b.data, before[2])
