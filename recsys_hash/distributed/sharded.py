@@ -45,11 +45,11 @@ def shard_for_training(model: nn.Module, ctx: DistContext, emb_optimizer: str, e
     if ctx.device.type == "cpu" and not on_cpu:
         raise ValueError(f"distributed training on CPU: TorchRec's fused {emb_optimizer} kernel needs a GPU; "
                          "use --emb-optimizer adagrad (or sgd)")
+    if not mc_collections(model):
+        raise ValueError(f"{type(model).__name__} has no managed-collision embedding collection to shard")
     check_same_on_ranks(_fingerprint(model), ctx, "model (ID mappings or initial weights)")
     work = copy.deepcopy(model)
     collections = mc_collections(work)
-    if not collections:
-        raise ValueError(f"{type(model).__name__} has no managed-collision embedding collection to shard")
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     for module in collections.values():
         apply_optimizer_in_backward(cls, module.parameters(), {"lr": emb_lr})

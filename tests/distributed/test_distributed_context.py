@@ -43,6 +43,8 @@ def test_adam_tables_on_cpu_are_refused_before_sharding():
         shard_for_training(torch.nn.Linear(2, 2), ctx, "adam", 0.1)
     with pytest.raises(ValueError, match="must be one of adagrad, sgd, adam, got 'rmsprop'"):
         shard_for_training(torch.nn.Linear(2, 2), ctx, "rmsprop", 0.1)
+    with pytest.raises(ValueError, match="Linear has no managed-collision embedding collection to shard"):
+        shard_for_training(torch.nn.Linear(2, 2), ctx, "adagrad", 0.1)
 
 
 def test_distributed_training_refuses_checkpoints(tmp_path):
