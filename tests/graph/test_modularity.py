@@ -91,3 +91,20 @@ def test_equals_networkx_when_clusters_are_components():
 def test_shape_mismatch():
     with pytest.raises(ValueError, match="do not match the biadjacency"):
         barber_modularity(B, np.array([0, 1, 2]), np.array([0, 1]))
+
+
+def test_blocked_edge_pass_equals_the_dense_formula(monkeypatch):
+    """The inside-cluster weight is summed over blocks of rows; with tiny blocks (and empty rows, unlabelled nodes)
+    the result equals Q computed densely from its definition."""
+    import recsys_hash.graph.modularity as mod
+
+    rng = np.random.default_rng(4)
+    dense = (rng.random((40, 30)) < 0.15) * rng.integers(1, 4, (40, 30)).astype(float)
+    dense[[3, 17, 39]] = 0.0                                    # empty rows, the last one too
+    b = sp.csr_matrix(dense)
+    users, items = rng.integers(-1, 5, 40), rng.integers(-1, 5, 30)
+    m = dense.sum()
+    same = (users[:, None] == items[None, :]) & (users[:, None] >= 0)
+    expected = float(((dense - 0.7 * np.outer(dense.sum(1), dense.sum(0)) / m) * same).sum() / m)
+    monkeypatch.setattr(mod, "_EDGE_BLOCK", 7)
+    assert barber_modularity(b, users, items, resolution=0.7) == pytest.approx(expected, rel=1e-12, abs=1e-15)
