@@ -7,14 +7,13 @@ The CTR model (MC-EBC, with the pooled-embedding L2 term) and DARE (two MC-ECs) 
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
+from _mp import _free_port, run_ranks
 
 pytestmark = pytest.mark.distributed
 WORLD = 2
@@ -60,41 +59,31 @@ def _train(case, ctx):
     return res.history, model.state_dict()
 
 
-def _worker(rank, port, out_dir, cases):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
-                      LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
+def _ranks_train(rank, world):
+    """One rank: join through `init_from_env` (it reuses the group the harness started), train both cases."""
     from recsys_hash.distributed import init_from_env
 
     ctx = init_from_env()
-    try:
-        for case in cases:
-            history, weights = _train(case, ctx)
-            torch.save(weights, os.path.join(out_dir, f"{case}.rank{rank}.pt"))
-            with open(os.path.join(out_dir, f"{case}.rank{rank}.json"), "w") as f:
-                json.dump(history, f)
-    finally:
-        torch.distributed.destroy_process_group()
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    assert (ctx.rank, ctx.world, ctx.backend) == (rank, world, "gloo")
+    out = {}
+    for case in CASES:
+        history, weights = _train(case, ctx)
+        out[f"{case}.history"] = history
+        out.update({f"{case}.w.{k}": v for k, v in weights.items()})
+    return out
 
 
 @pytest.mark.timeout(300)
 def test_two_ranks_train_what_one_process_trains(tmp_path):
-    mp.spawn(_worker, args=(_free_port(), str(tmp_path), list(CASES)), nprocs=WORLD, join=True)
+    results = run_ranks(_ranks_train, tmp_path, WORLD)
     for case in CASES:
         history, weights = _train(case, None)
         assert len(history) == 2
-        for rank in range(WORLD):
-            got = json.loads((tmp_path / f"{case}.rank{rank}.json").read_text())
-            for mine, ref in zip(got, history):
+        for rank, res in enumerate(results):
+            for mine, ref in zip(res[f"{case}.history"], history):
                 for key in ("loss", "valid_auc", "valid_logloss", "valid_gauc"):
                     assert mine[key] == pytest.approx(ref[key], rel=1e-5, abs=1e-6), (case, rank, key)
-            sharded = torch.load(tmp_path / f"{case}.rank{rank}.pt", weights_only=True)
+            sharded = {k[len(f"{case}.w."):]: v for k, v in res.items() if k.startswith(f"{case}.w.")}
             assert set(sharded) == set(weights)
             for key, value in weights.items():
                 assert torch.allclose(sharded[key], value, rtol=1e-4, atol=1e-5), (case, rank, key)
@@ -144,29 +133,20 @@ def test_torchrun_train_seq_with_adam_on_cpu_fails_on_every_rank_with_the_advice
     assert "fused adam kernel needs a GPU; use --emb-optimizer adagrad" in run.stdout
 
 
-def _digest_worker(rank, port, out_dir):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
-                      LOCAL_RANK=str(rank))
+def _digests(rank, world):
     from recsys_hash.distributed import init_from_env
     from recsys_hash.distributed.context import check_same_on_ranks
 
     ctx = init_from_env()
+    check_same_on_ranks(b"same" * 8, ctx, "model")
     try:
-        check_same_on_ranks(b"same" * 8, ctx, "model")
-        try:
-            check_same_on_ranks(bytes([rank]) * 32, ctx, "model")
-            message = "no error"
-        except ValueError as exc:
-            message = str(exc)
-        with open(os.path.join(out_dir, f"digest{rank}.txt"), "w") as f:
-            f.write(message)
-    finally:
-        torch.distributed.destroy_process_group()
+        check_same_on_ranks(bytes([rank]) * 32, ctx, "model")
+        return {"message": "no error"}
+    except ValueError as exc:
+        return {"message": str(exc)}
 
 
 @pytest.mark.timeout(120)
 def test_ranks_that_built_different_models_all_stop(tmp_path):
-    mp.spawn(_digest_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
-    for rank in range(WORLD):
-        assert (tmp_path / f"digest{rank}.txt").read_text().startswith(
-            "ranks [1] built a different model than rank 0")
+    for res in run_ranks(_digests, tmp_path, WORLD):
+        assert res["message"].startswith("ranks [1] built a different model than rank 0")
