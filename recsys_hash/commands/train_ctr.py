@@ -74,9 +74,10 @@ def train_ctr_command(dataset: Optional[str], dataset_path: Optional[Path], conf
 def register(app: typer.Typer) -> None:
     @app.command("train-ctr")
     def train_ctr(
-        dataset: Optional[str] = typer.Option(None, "--dataset", help="synthetic (default) | frappe | ml-100k | criteo."),
+        dataset: Optional[str] = typer.Option(None, "--dataset", help="synthetic (default) | frappe | ml-100k | criteo | avazu."),
         dataset_path: Optional[Path] = typer.Option(None, "--dataset-path", help="Read --dataset from this folder "
-                                                    "(its registered format); criteo: a TSV/CSV file or folder."),
+                                                    "(its registered format); criteo: a TSV/CSV file or folder; avazu: a CSV file or folder "
+                                                    "(default: the registry's avazu-sample)."),
         config: Optional[Path] = typer.Option(None, "--config", help="TOML file: model, dim, [default], [features.X], "
                                               "[graph], [train]."),
         model: Optional[str] = typer.Option(None, "--model", help="dlrm | dcn | deepfm (default dlrm)."),

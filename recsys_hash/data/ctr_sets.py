@@ -23,7 +23,10 @@ from recsys_hash.data.jagged import gather_jagged
 from recsys_hash.data.types import CTRFrame
 
 PathLike = str | os.PathLike
-CTR_DATASETS = ("synthetic", "frappe", "ml-100k", "criteo")
+CTR_DATASETS = ("synthetic", "frappe", "ml-100k", "criteo", "avazu")
+#: Avazu's user and item fields for GAUC and GraphHash's graph: the device IP (Avazu has no user ID; most device_id
+#: values are one placeholder) and the ad creative (C14)
+AVAZU_USER, AVAZU_ITEM = "device_ip", "C14"
 #: ML-100K ages -> buckets at the MovieLens-1M cut points (under 18, 18-24, 25-34, 35-44, 45-49, 50-55, 56+).
 AGE_CUTS = (18, 25, 35, 45, 50, 56)
 
@@ -203,6 +206,29 @@ def load_criteo_ctr(path: PathLike, seed: int = 0, max_rows: Optional[int] = Non
     return _resplit("criteo", frame, seed, "C1", "C2", f"{path.name} ({len(frame):,} rows)")
 
 
+def load_avazu_ctr(path: PathLike | None = None, seed: int = 0) -> CTRDataset:
+    """An Avazu-format CSV (header with `click`; `id` dropped; every other column categorical, `hour` included), a
+    folder holding one (the first .csv/.txt), or with no path the registry's avazu-sample; re-split 80/10/10.
+    User field `device_ip`, item field `C14` (see AVAZU_USER)."""
+    from recsys_hash.data.ctr import load_avazu_sample, read_avazu
+
+    if path is None:
+        frame, note = load_avazu_sample(), "avazu-sample/deepctr_avazu_sample.txt (schema sample)"
+    else:
+        path = Path(path)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix in (".csv", ".txt"))
+            if not files:
+                raise FileNotFoundError(f"avazu: folder {path} holds no .csv/.txt file")
+            path = files[0]
+        frame, note = read_avazu(path), path.name
+    missing = [f for f in (AVAZU_USER, AVAZU_ITEM) if f not in frame.categorical]
+    if missing:
+        raise ValueError(f"avazu: {note} lacks the column(s) {missing} (user = {AVAZU_USER}, item = {AVAZU_ITEM}); "
+                         f"it has {sorted(frame.categorical)}")
+    return _resplit("avazu", frame, seed, AVAZU_USER, AVAZU_ITEM, f"{note} ({len(frame):,} rows)")
+
+
 def load_ctr_dataset(name: Optional[str] = None, dataset_path: PathLike | None = None, seed: int = 0) -> CTRDataset:
     """By name (see CTR_DATASETS; None -> synthetic); `dataset_path` reads a user's own folder in that format."""
     name = name or ("criteo" if dataset_path is not None else "synthetic")
@@ -216,4 +242,6 @@ def load_ctr_dataset(name: Optional[str] = None, dataset_path: PathLike | None =
         if dataset_path is None:
             raise ValueError("criteo: give --dataset-path FILE_OR_DIR (a Criteo-format TSV/CSV)")
         return load_criteo_ctr(dataset_path, seed)
+    if name == "avazu":
+        return load_avazu_ctr(dataset_path, seed)
     raise ValueError(f"unknown CTR dataset {name!r}; choose one of {', '.join(CTR_DATASETS)}")
