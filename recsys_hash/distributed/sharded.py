@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from recsys_hash.distributed.context import DistContext, check_same_on_ranks
-from recsys_hash.distributed.state import full_state_dict, load_full_state_dict
+from recsys_hash.distributed.state import full_state_dict, gather_full, load_full_state_dict, scatter_full
 
 #: embedding optimizer name -> (torch class, runs fused on CPU)
 FUSED_OPTIMIZERS = {"adagrad": (torch.optim.Adagrad, True), "sgd": (torch.optim.SGD, True),
@@ -88,3 +88,36 @@ def dense_parameters(dmp: nn.Module) -> list[nn.Parameter]:
 def weights_io(dmp: nn.Module) -> tuple[Callable[[], dict], Callable[[dict], None]]:
     """(get, set) of whole weights for the trainer's snapshots (collective calls)."""
     return (lambda: full_state_dict(dmp)), (lambda w: load_full_state_dict(dmp, w))
+
+
+class FusedOptimizerState:
+    """The fused table optimizer (it steps inside backward) seen by the trainer as one more optimizer: zero_grad and
+    step do nothing; state_dict gathers its per-row state (e.g. Adagrad's sums of squares) into full tensors for a
+    checkpoint (collective), load_state_dict scatters them back into the shards."""
+
+    def __init__(self, dmp: nn.Module) -> None:
+        self.dmp = dmp
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        pass
+
+    def step(self) -> None:
+        pass
+
+    def _entries(self) -> list[tuple[str, object]]:
+        state = self.dmp.fused_optimizer.state_dict()["state"]
+        return [(f"{param}/{name}", value) for param in sorted(state) for name, value in sorted(state[param].items())]
+
+    def state_dict(self) -> dict:
+        entries = self._entries()
+        return {"state": {i: {"value": gather_full(v)} for i, (_, v) in enumerate(entries)},
+                "param_groups": [{"entries": [k for k, _ in entries]}]}
+
+    def load_state_dict(self, state: dict) -> None:
+        entries = self._entries()
+        saved = state["param_groups"][0]["entries"] if state.get("param_groups") else None
+        if saved != [k for k, _ in entries]:
+            raise ValueError(f"the checkpoint's fused optimizer state covers {saved}, this model's "
+                             f"{[k for k, _ in entries]}")
+        for i, (key, value) in enumerate(entries):
+            scatter_full(value, state["state"][i]["value"], f"fused optimizer state {key!r}")

@@ -36,25 +36,42 @@ def _slices(offsets: list, tensor: torch.Tensor) -> tuple[slice, ...]:
     return tuple(slice(o, o + n) for o, n in zip(offsets, tensor.shape))
 
 
+def gather_full(value) -> torch.Tensor:
+    """One state-dict entry as a full CPU tensor: a sharded one gathered from every rank (collective), a plain one
+    copied."""
+    shards = _shards(value)
+    if shards is None:
+        return value.detach().cpu().clone()
+    with _quiet_sharded_tensor():
+        size, dtype = tuple(value.size()), value.dtype
+    full = torch.zeros(size, dtype=dtype, device=shards[0][1].device if shards else "cpu")
+    for offsets, tensor in shards:
+        full[_slices(offsets, tensor)] = tensor.detach()
+    dist.all_reduce(full)                                      # each element is non-zero on at most one rank
+    return full.cpu()
+
+
+def scatter_full(value, src: torch.Tensor, what: str) -> None:
+    """Copy the full tensor `src` into a state-dict entry: its shards' slices, or the whole plain tensor."""
+    with _quiet_sharded_tensor():
+        size = tuple(value.size())
+    if tuple(src.shape) != size:
+        raise ValueError(f"{what} has shape {tuple(src.shape)}, the model {size}")
+    shards = _shards(value)
+    with torch.no_grad():
+        if shards is None:
+            value.copy_(src.to(value.device))
+        else:
+            for offsets, tensor in shards:
+                tensor.copy_(src[_slices(offsets, tensor)].to(tensor.device))
+
+
 def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """The model's state dict with every sharded entry gathered into one full CPU tensor (collective: every rank calls
     it, in the same order; every rank gets the full dict)."""
-    out: dict[str, torch.Tensor] = {}
     with _quiet_sharded_tensor():
         state = model.state_dict()
-    for key, value in state.items():
-        shards = _shards(value)
-        if shards is None:
-            out[key] = value.detach().cpu().clone()
-            continue
-        with _quiet_sharded_tensor():
-            size, dtype = tuple(value.size()), value.dtype
-        full = torch.zeros(size, dtype=dtype, device=shards[0][1].device if shards else "cpu")
-        for offsets, tensor in shards:
-            full[_slices(offsets, tensor)] = tensor.detach()
-        dist.all_reduce(full)                                  # each element is non-zero on at most one rank
-        out[key] = full.cpu()
-    return out
+    return {key: gather_full(value) for key, value in state.items()}
 
 
 def load_full_state_dict(model: nn.Module, weights: Mapping[str, torch.Tensor]) -> None:
@@ -62,18 +79,8 @@ def load_full_state_dict(model: nn.Module, weights: Mapping[str, torch.Tensor]) 
     Keys must match the model's state dict exactly (an error names the differences)."""
     with _quiet_sharded_tensor():
         state = model.state_dict()
-        sizes = {k: tuple(v.size()) for k, v in state.items()}
     missing, extra = sorted(set(state) - set(weights)), sorted(set(weights) - set(state))
     if missing or extra:
         raise ValueError(f"weights do not match the sharded model: missing {missing[:5]}, unexpected {extra[:5]}")
-    with torch.no_grad():
-        for key, value in state.items():
-            src = weights[key]
-            if tuple(src.shape) != sizes[key]:
-                raise ValueError(f"weights[{key!r}] has shape {tuple(src.shape)}, the model {sizes[key]}")
-            shards = _shards(value)
-            if shards is None:
-                value.copy_(src.to(value.device))
-            else:
-                for offsets, tensor in shards:
-                    tensor.copy_(src[_slices(offsets, tensor)].to(tensor.device))
+    for key, value in state.items():
+        scatter_full(value, weights[key], f"weights[{key!r}]")

@@ -126,13 +126,12 @@ def train_ctr(model: CTRModel, data: CTRDataset, cfg: CTRTrainConfig, seed: int 
     if ctx is None:
         net, optimizers = model, make_optimizers(model, cfg)
     else:
-        from recsys_hash.distributed.sharded import dense_parameters, shard_for_training, weights_io as sharded_io
+        from recsys_hash.distributed.sharded import (FusedOptimizerState, dense_parameters, shard_for_training,
+                                                     weights_io as sharded_io)
 
-        if cfg.checkpoint or cfg.resume:
-            raise ValueError("distributed training does not write or resume checkpoints yet: drop --checkpoint "
-                             "and --resume (or train on one process)")
         net = shard_for_training(model, ctx, cfg.emb_optimizer, cfg.emb_lr, cfg.sharding)
-        optimizers = {"dense": torch.optim.AdamW(dense_parameters(net), lr=cfg.lr, weight_decay=cfg.weight_decay)}
+        optimizers = {"dense": torch.optim.AdamW(dense_parameters(net), lr=cfg.lr, weight_decay=cfg.weight_decay),
+                      "embedding": FusedOptimizerState(net)}     # steps inside backward; here for checkpoints
         weights_io = sharded_io(net)
     inner = getattr(net, "module", net)                     # the model inside DistributedModelParallel
     n = len(data.train)
@@ -188,13 +187,14 @@ def train_ctr(model: CTRModel, data: CTRDataset, cfg: CTRTrainConfig, seed: int 
     loop = TrainLoop(LoopConfig(epochs=cfg.epochs, patience=cfg.patience, eval_every=cfg.eval_every,
                                 checkpoint=cfg.checkpoint, resume=cfg.resume,
                                 progress=cfg.progress and (ctx is None or ctx.is_main),
-                                catch_signals=ctx is None), CHECKPOINT_KIND)
+                                catch_signals=ctx is None, write_checkpoint=ctx is None or ctx.is_main),
+                     CHECKPOINT_KIND)
     prov = {**dict(provenance or {}), "seed": seed,
             **{k: v for k, v in asdict(cfg).items() if k in ("batch_size", "lr", "emb_lr", "emb_optimizer",
                                                               "weight_decay", "emb_l2", "init_std",
                                                               "hidden")}}
-    if ctx is not None:
-        prov["sharding"] = cfg.sharding
+    if ctx is not None:     # a resume must keep the global step (batch x world) and the state layout
+        prov.update(sharding=cfg.sharding, world_size=ctx.world)
     result = loop.run(net, optimizers, train_epoch, lambda: evaluate_split(net, data, "valid", cfg.eval_batch, ctx),
                       monitor="auc", mode="max", track={"logloss": "min"}, provenance=prov, total_rows=n,
                       description=f"{model.kind} CTR", on_epoch=on_epoch, weights=weights_io)

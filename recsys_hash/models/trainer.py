@@ -81,6 +81,8 @@ class LoopConfig:
     #: SIGINT/SIGTERM finish the step, write the checkpoint and raise TrainingInterrupted (off: they act as usual,
     #: e.g. under torchrun, where ranks stopping at different steps would wait on each other)
     catch_signals: bool = True
+    #: False on the ranks other than 0 of a distributed run: they take part in gathering the state, rank 0 writes it
+    write_checkpoint: bool = True
 
     def __post_init__(self) -> None:
         check_settings(self, "", ("epochs", "patience", "eval_every"))
@@ -139,6 +141,7 @@ class TrainLoop:
         Leaves the weights of the best `monitor` evaluation loaded. SIGINT/SIGTERM: see the module docstring."""
         cfg, track = self.config, dict(track or {})
         self._get, put = weights or ((lambda: snapshot(model)), model.load_state_dict)
+        self._weights = weights
         if cfg.checkpoint:
             check_checkpoint_path(cfg.checkpoint, self.kind)
         provenance = jsonable(dict(provenance or {}))
@@ -147,7 +150,7 @@ class TrainLoop:
                                  "tracked": {k: {"value": None, "epoch": 0} for k in track}, "partial": None}
         snaps: dict[str, Weights] = {}
         if cfg.checkpoint and cfg.resume and Path(cfg.checkpoint).is_file():
-            state, snaps = load_checkpoint(cfg.checkpoint, self.kind, model, optimizers, provenance)
+            state, snaps = load_checkpoint(cfg.checkpoint, self.kind, model, optimizers, provenance, weights)
         progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                             TimeElapsedColumn(), console=Console(stderr=True), transient=True,
                             disable=not cfg.progress)
@@ -192,7 +195,8 @@ class TrainLoop:
                     progress.update(task, info=f"epoch {epoch} valid {monitor} {metrics[monitor]:.4f} "
                                                f"(best {state['best']:.4f} @ {state['best_epoch']})")
                 if cfg.checkpoint:
-                    save_checkpoint(cfg.checkpoint, self.kind, model, optimizers, state, snaps, provenance)
+                    save_checkpoint(cfg.checkpoint, self.kind, model, optimizers, state, snaps, provenance, weights,
+                                    cfg.write_checkpoint)
                 if on_epoch is not None:
                     on_epoch(epoch)
                 if signals.pending is not None:
@@ -212,7 +216,8 @@ class TrainLoop:
         where = f"after step {step} of epoch {epoch}" if step is not None else f"after epoch {epoch}"
         path = self.config.checkpoint
         if path:
-            save_checkpoint(path, self.kind, model, optimizers, state, snaps, provenance)
+            save_checkpoint(path, self.kind, model, optimizers, state, snaps, provenance, self._weights,
+                            self.config.write_checkpoint)
             what = f"checkpoint {path} holds every completed step: run again with resume to continue"
         else:
             what = "no checkpoint path was given, so the completed steps are not saved"
@@ -280,9 +285,14 @@ def check_provenance(path: str | Path, saved: Mapping[str, Any], current: Mappin
 
 def save_checkpoint(path: str | Path, kind: str, model: nn.Module, optimizers: Mapping[str, torch.optim.Optimizer],
                     state: Mapping[str, Any], snapshots: Mapping[str, Weights],
-                    provenance: Mapping[str, Any]) -> Path:
-    """Weights, snapshots, every optimizer's state, loop state and provenance in one safetensors artifact."""
-    arrays = {f"model.{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+                    provenance: Mapping[str, Any],
+                    weights: Optional[tuple[Callable[[], Weights], Callable[[Weights], None]]] = None,
+                    write: bool = True) -> Path:
+    """Weights, snapshots, every optimizer's state, loop state and provenance in one safetensors artifact.
+    weights: (get, set) of whole weights (a sharded model: collective); write=False gathers the state without writing
+    (ranks other than 0)."""
+    current = weights[0]() if weights is not None else model.state_dict()
+    arrays = {f"model.{k}": v.detach().cpu().numpy() for k, v in current.items()}
     for name, weights in snapshots.items():
         arrays.update({f"snap.{name}.{k}": v.detach().cpu().numpy() for k, v in weights.items()})
     groups = {}
@@ -296,7 +306,7 @@ def save_checkpoint(path: str | Path, kind: str, model: nn.Module, optimizers: M
     arrays.update({f"rng.{k}": v for k, v in rng.pop("arrays").items()})
     meta = {"state": jsonable(dict(state)), "param_groups": jsonable(groups), "provenance": jsonable(dict(provenance)),
             "snapshots": sorted(snapshots), "rng": rng}
-    return save_artifact(path, kind, arrays, meta)
+    return save_artifact(path, kind, arrays, meta) if write else Path(path)
 
 
 def rng_state() -> dict[str, Any]:
@@ -321,21 +331,23 @@ def set_rng_state(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> 
 
 
 def load_checkpoint(path: str | Path, kind: str, model: nn.Module, optimizers: Mapping[str, torch.optim.Optimizer],
-                    provenance: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Weights]]:
+                    provenance: Mapping[str, Any],
+                    weights_io: Optional[tuple[Callable[[], Weights], Callable[[Weights], None]]] = None,
+                    ) -> tuple[dict[str, Any], dict[str, Weights]]:
     """Restore weights and optimizer states after checking provenance and shapes; returns (loop state, snapshots)."""
     arrays, meta = load_artifact(path, kind)
     if "snapshots" not in meta or not isinstance(meta.get("param_groups"), dict):
         raise ArtifactError(f"checkpoint {path} was written by an earlier trainer (before the shared training core) "
                             "and cannot be resumed: train again without resuming")
     check_provenance(path, meta.get("provenance", {}), provenance)
-    expected = model.state_dict()
+    expected = weights_io[0]() if weights_io is not None else model.state_dict()
     weights = {k[6:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("model.")}
     if set(weights) != set(expected) or any(weights[k].shape != expected[k].shape for k in expected):
         raise ArtifactError(f"checkpoint {path} does not match this model's parameters (other model, tables or dim?)")
     if set(meta["param_groups"]) != set(optimizers):
         raise ArtifactError(f"checkpoint {path} holds optimizers {sorted(meta['param_groups'])}, "
                             f"this run has {sorted(optimizers)}")
-    model.load_state_dict(weights)
+    (weights_io[1] if weights_io is not None else model.load_state_dict)(weights)
     snaps: dict[str, Weights] = {name: {} for name in meta.get("snapshots", [])}
     opt_state: dict[str, dict[int, dict]] = {name: {} for name in optimizers}
     for key, value in arrays.items():

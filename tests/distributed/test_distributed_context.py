@@ -47,20 +47,6 @@ def test_adam_tables_on_cpu_are_refused_before_sharding():
         shard_for_training(torch.nn.Linear(2, 2), ctx, "adagrad", 0.1)
 
 
-def test_distributed_training_refuses_checkpoints(tmp_path):
-    from recsys_hash.data.ctr_sets import synthetic_ctr
-    from recsys_hash.models.ctr import CTRModel
-    from recsys_hash.models.train_ctr import CTRTrainConfig, train_ctr
-    from recsys_hash.ids import create
-
-    data = synthetic_ctr(0, 400)
-    tables = {f: create("full").fit(np.arange(data.vocab[f])) for f in data.features}
-    ctx = DistContext(rank=0, world=2, device=torch.device("cpu"), backend="gloo")
-    cfg = CTRTrainConfig(epochs=1, checkpoint=str(tmp_path / "c.safetensors"), progress=False)
-    with pytest.raises(ValueError, match="does not write or resume checkpoints yet"):
-        train_ctr(CTRModel("dlrm", tables, dim=4), data, cfg, ctx=ctx)
-
-
 def test_model_fingerprint_sees_the_id_mapping_and_the_weights():
     from recsys_hash.distributed.sharded import _fingerprint
     from recsys_hash.ids import create

@@ -5,6 +5,7 @@ training on its half, must give the loss history, validation metrics and final w
 (SGD on the tables — linear in the gradient, so only float summation order differs; AdamW on the dense layers).
 The CTR model (MC-EBC, with the pooled-embedding L2 term) and DARE (two MC-ECs) go through `train_ctr` itself.
 """
+import functools
 import json
 import os
 import subprocess
@@ -150,3 +151,39 @@ def _digests(rank, world):
 def test_ranks_that_built_different_models_all_stop(tmp_path):
     for res in run_ranks(_digests, tmp_path, WORLD):
         assert res["message"].startswith("ranks [1] built a different model than rank 0")
+
+
+def _ranks_resume(rank, world, folder):
+    """Train 2 epochs straight, and 1 epoch + a resumed 2nd from the checkpoint; return both results."""
+    from recsys_hash.distributed import init_from_env
+    from recsys_hash.models.train_ctr import CTRTrainConfig, train_ctr
+
+    ctx = init_from_env()
+    out = {}
+    for tag, steps in (("straight", [(2, False)]), ("resumed", [(1, False), (2, True)])):
+        path = os.path.join(folder, f"{tag}.safetensors")
+        for epochs, resume in steps:
+            data, model, extra = CASES["ctr"]()
+            cfg = CTRTrainConfig(epochs=epochs, batch_size=STEP // world, emb_optimizer="adagrad", emb_lr=0.1,
+                                 patience=5, eval_batch=256 // world, progress=False, checkpoint=path, resume=resume,
+                                 **extra)
+            res = train_ctr(model, data, cfg, seed=3, ctx=ctx)
+        out[f"{tag}.history"] = res.history
+        out.update({f"{tag}.w.{k}": v for k, v in model.state_dict().items()})
+    out["files"] = sorted(os.listdir(folder))
+    return out
+
+
+@pytest.mark.timeout(300)
+def test_distributed_checkpoint_resume_continues_exactly(tmp_path):
+    """The checkpoint holds the gathered tables, the dense optimizer and the fused Adagrad state (per-row sums of
+    squares, scattered back into the shards): epoch 2 after a resume equals epoch 2 of a straight run."""
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    results = run_ranks(functools.partial(_ranks_resume, folder=str(folder)), tmp_path, WORLD)
+    for res in results:
+        assert res["files"] == ["resumed.safetensors", "straight.safetensors"]   # rank 0 wrote, atomically
+        assert res["resumed.history"] == res["straight.history"]
+        keys = [k for k in res if k.startswith("straight.w.")]
+        for k in keys:
+            assert torch.equal(res[k], res["resumed.w." + k[len("straight.w."):]]), k
