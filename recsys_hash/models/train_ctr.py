@@ -24,6 +24,9 @@ from recsys_hash.models.trainer import LoopConfig, TrainLoop, epoch_permutation,
 
 CHECKPOINT_KIND = "ctr_checkpoint"
 EMB_OPTIMIZERS = ("adagrad", "adam", "sgd")
+#: table shardings of a distributed run (recsys_hash.integrations.sharding.SHARDINGS, without importing torchrec's
+#: distributed package here)
+SHARDINGS = ("row_wise", "table_wise")
 LOGLOSS_NOTE = "test logloss uses the weights of the best validation logloss epoch (logloss_epoch), not the best AUC"
 
 
@@ -63,6 +66,8 @@ class CTRTrainConfig:
         for name in ("weight_decay", "emb_l2"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.sharding not in SHARDINGS:
+            raise ValueError(f"train.sharding must be one of {', '.join(SHARDINGS)}, got {self.sharding!r}")
         if self.emb_optimizer not in EMB_OPTIMIZERS:
             raise ValueError(f"train.emb_optimizer must be one of {', '.join(EMB_OPTIMIZERS)}, "
                              f"got {self.emb_optimizer!r}")

@@ -65,3 +65,10 @@ def test_model_fingerprint_sees_the_id_mapping_and_the_weights():
     with torch.no_grad():
         next(other.parameters()).add_(1e-3)
     assert _fingerprint(other) != base
+
+
+def test_trainer_shardings_are_the_plan_helpers():
+    from recsys_hash.integrations.sharding import SHARDINGS
+    from recsys_hash.models.train_ctr import SHARDINGS as TRAINER_SHARDINGS
+
+    assert TRAINER_SHARDINGS == SHARDINGS

@@ -123,5 +123,7 @@ def test_bad_data_fails_before_training(train, match):
 def test_bad_training_settings():
     with pytest.raises(ValueError, match=r"train.emb_optimizer must be one of adagrad, adam, sgd, got 'rmsprop'"):
         CTRTrainConfig(emb_optimizer="rmsprop")
+    with pytest.raises(ValueError, match=r"train.sharding must be one of row_wise, table_wise, got 'column_wise'"):
+        CTRTrainConfig(sharding="column_wise")
     with pytest.raises(ValueError, match=r"train.lr must be > 0, got 0"):
         CTRTrainConfig(lr=0)
