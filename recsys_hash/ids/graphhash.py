@@ -185,6 +185,30 @@ class GraphHash(IdRemapper):
         self._refit_from(graph, self._cluster(graph, {self.side_: target}), target)
         return self
 
+    def reserve_rows(self, ids: Any, extra: int, seed: int = 0) -> int:
+        """Grow the table by `extra` rows and move `ids` (fitted vocabulary indices, e.g. IDs the graph never saw)
+        onto them with a seeded universal hash of their own: the other IDs keep their rows [0, n), the moved ones land
+        in [n, n + extra), IDs beyond the vocabulary keep the hash over all rows. Returns the number of IDs moved.
+
+            >>> gh.reserve_rows(np.flatnonzero(~gh.known_), extra=100, seed=0)     # cold IDs off the clusters' rows
+        """
+        self._check_fitted("reserve_rows")
+        if isinstance(extra, bool) or not isinstance(extra, (int, np.integer)) or extra < 1:
+            raise ValueError(f"{self.name}.reserve_rows: extra must be an integer >= 1, got {extra!r}")
+        keys = np.asarray(ids)
+        if keys.size and (keys.dtype.kind not in "iu" or keys.min() < 0 or keys.max() >= self.rows_.size):
+            raise ValueError(f"{self.name}.reserve_rows: ids must be integer indices of the fitted vocabulary "
+                             f"[0, {self.rows_.size}), got dtype {keys.dtype} in "
+                             f"[{keys.min() if keys.size else ''}, {keys.max() if keys.size else ''}]")
+        keys = keys.astype(np.int64)
+        base = int(self.num_rows_)
+        rows = np.array(self.rows_, dtype=np.int64)
+        a, b = universal_params(seed + 1)[0]        # not the table's own hash: moved IDs must not follow its rows
+        rows[keys] = base + universal_hash(keys, a, b, int(extra))
+        self.rows_, self.num_rows_ = rows, base + int(extra)
+        self._spec = None                           # the lookup table is rebuilt from rows_ on next use
+        return int(keys.size)
+
     def remap_spec(self):
         """The fitted mapping as a `RemapSpec` (what the TorchRec `RemapperMCModule` runs): a dense table of the
         vocabulary's rows, with the seeded universal hash for IDs beyond it (and as the second column if double)."""

@@ -99,7 +99,7 @@ def fit_ctr_tables(data: CTRDataset, specs: Mapping[str, FeatureSpec], graph_fie
                 n_clustered = int(rem.known_.sum())
                 placed = (rem.partial_fit(every).partial_fit_report_ or {}).get("assigned", 0) if every else 0
                 if reserved[f]:
-                    placed = reserve_cold_rows(rem, np.flatnonzero(~rem.known_[:data.vocab[f]]), reserved[f], seed)
+                    placed = rem.reserve_rows(np.flatnonzero(~rem.known_[:data.vocab[f]]), reserved[f], seed)
                 report[f] = {"graph": f"{graph_fields[0]} x {graph_fields[1]} (positive training rows)",
                              "graph_edges": len(pos), "ids_in_graph": n_clustered, "cold": cold,
                              "cold_rows": reserved[f], "cold_placed": int(placed),
@@ -111,23 +111,6 @@ def fit_ctr_tables(data: CTRDataset, specs: Mapping[str, FeatureSpec], graph_fie
 def _cold_rows(rows: int, share: float) -> int:
     """Rows set aside for cold IDs: round(rows * share), at least 1, leaving at least 1 row to the clusters."""
     return int(min(max(1, round(rows * share)), rows - 1)) if rows > 1 else 0
-
-
-def reserve_cold_rows(rem: Any, cold_ids: np.ndarray, extra: int, seed: int) -> int:
-    """Grow a fitted GraphHash by `extra` rows and move `cold_ids` onto them (seeded universal hash).
-
-    The clustered IDs keep their rows [0, n); the cold IDs land in [n, n + extra); IDs beyond the vocabulary keep
-    GraphHash's hash over all rows. Returns the number of IDs moved.
-    """
-    from recsys_hash.ids.hashing import universal_hash, universal_params
-
-    base = int(rem.num_rows_)
-    rows = np.array(rem.rows_, dtype=np.int64)
-    a, b = universal_params(seed + 1)[0]        # not GraphHash's own hash: cold IDs must not follow its rows
-    rows[cold_ids] = base + universal_hash(cold_ids.astype(np.int64), a, b, extra)
-    rem.rows_, rem.num_rows_ = rows, base + int(extra)
-    rem._spec = None                            # the lookup table is rebuilt from rows_ on next use
-    return int(cold_ids.size)
 
 
 class CTRModel(nn.Module):

@@ -144,3 +144,28 @@ def test_torchrec_module_matches_transform(planted, cls):
     assert out.lengths().tolist() == [4 * rem.rows_per_id, 2 * rem.rows_per_id] and mc.output_size() == 30
     rem.partial_fit(Interactions(np.array([0, 1]), np.array([700, 700]), planted.n_users, 701))
     assert rem.remap_spec().dense_keys == 701                 # the spec follows partial_fit
+
+
+def test_reserve_rows_moves_the_given_ids_onto_new_rows_and_keeps_the_others(tmp_path):
+    inter = planted_bipartite(300, 200, 6, 3000, p_in=0.9, seed=2)[0]
+    gh = GraphHash.fit_sides(inter, {"user": 40, "item": 30}, seed=0)["item"]
+    before, n = gh.rows_.copy(), gh.num_rows_
+    cold = np.array([3, 17, 150], dtype=np.int64)
+    assert gh.reserve_rows(cold, extra=5, seed=7) == 3
+    a, b = universal_params(8)[0]
+    expected = before.copy()
+    expected[cold] = n + universal_hash(cold, a, b, 5)
+    assert gh.num_rows_ == n + 5 and gh.table_rows == n + 5
+    np.testing.assert_array_equal(gh.rows_, expected)
+    np.testing.assert_array_equal(gh.transform(np.arange(200)), expected)        # the lookup table is rebuilt
+    big = np.array([10**9], dtype=np.int64)                                       # beyond the vocabulary
+    assert gh.transform(big)[0] == universal_hash(big, *gh._hash[0], n + 5)[0]
+    again = IdRemapper.load(gh.save(tmp_path / "item.safetensors"))
+    np.testing.assert_array_equal(again.transform(np.arange(200)), expected)
+    for bad, match in ((np.array([200]), r"indices of the fitted vocabulary \[0, 200\)"),
+                       (np.array([-1]), r"indices of the fitted vocabulary"),
+                       (np.array([1.5]), r"got dtype float64")):
+        with pytest.raises(ValueError, match=match):
+            gh.reserve_rows(bad, extra=2)
+    with pytest.raises(ValueError, match=r"extra must be an integer >= 1, got 0"):
+        gh.reserve_rows(cold, extra=0)
