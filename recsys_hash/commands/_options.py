@@ -30,6 +30,8 @@ THREADS = typer.Option(None, "--threads", help="torch threads (default: torch's 
 DISTRIBUTED = typer.Option(False, "--distributed", help="Shard the tables over the processes of a torchrun group "
                            "(gloo on CPU, NCCL on GPUs); only rank 0 prints and saves. See README 'Distributed "
                            "training'.")
+SHARDING = typer.Option("row_wise", "--sharding", help="With --distributed: row_wise (rows of every table split over "
+                        "the ranks) | table_wise (whole tables placed round-robin).")
 JSON = typer.Option(False, "--json", help="Print one JSON object as the last stdout line (tables then go to stderr).")
 
 

@@ -104,8 +104,7 @@ def register(app: typer.Typer) -> None:
         save: Optional[Path] = typer.Option(None, "--save", "--out", help="Folder for the trained model and every "
                                             "remapper artifact (readable by `recsys-hash audit-model`)."),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
-        sharding: str = typer.Option("row_wise", "--sharding", help="With --distributed: row_wise (rows of every "
-                                     "table split over the ranks) | table_wise (whole tables placed round-robin)."),
+        sharding: str = opt.SHARDING,
         distributed: bool = opt.DISTRIBUTED,
         as_json: bool = opt.JSON,
     ) -> None:

@@ -64,8 +64,7 @@ def register(app: typer.Typer) -> None:
         checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Save training state here (safetensors)."),
         resume: bool = typer.Option(False, "--resume", help="Continue from --checkpoint if it exists."),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
-        sharding: str = typer.Option("row_wise", "--sharding", help="With --distributed: row_wise (rows of every "
-                                     "table split over the ranks) | table_wise (whole tables placed round-robin)."),
+        sharding: str = opt.SHARDING,
         distributed: bool = opt.DISTRIBUTED,
         as_json: bool = opt.JSON,
     ) -> None:
