@@ -70,6 +70,17 @@ def run_parallel(driver, threads: int, *args) -> None:
         _STATE["usable"] = numba.threading_layer() == "omp"
 
 
+def run_kernel(kernel, chunked, n: int, *args) -> None:
+    """`kernel(*args)` over `n` keys, or, where `parallel_threads(n)` > 1, its parallel twin `chunked` (a driver
+    whose prange runs `kernel` on contiguous chunks, compiled by `compiled_parallel`) with the chunk bounds."""
+    threads = parallel_threads(n)
+    driver = compiled_parallel(chunked) if threads > 1 else None
+    if driver is None:
+        kernel(*args)
+    else:
+        run_parallel(driver, threads, *args, chunk_bounds(n, threads))
+
+
 def chunk_bounds(n: int, threads: int):
     """int64 [chunks + 1] bounds of contiguous chunks of `n` keys for a parallel driver."""
     import numpy as np

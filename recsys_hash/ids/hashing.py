@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys_hash.ids._jit import chunk_bounds, compiled, compiled_parallel, parallel_threads, run_parallel
+from recsys_hash.ids._jit import compiled, run_kernel
 
 try:
     from numba import prange
@@ -94,13 +94,7 @@ def universal_hash(keys: np.ndarray, a: int, b: int, m: int) -> np.ndarray:
     ub, um = np.uint64(b), np.uint64(m)
     kernel = compiled(_universal_loop) if USE_NUMBA else None
     if kernel is not None:
-        flat, dst = keys.reshape(-1), out.reshape(-1)
-        threads = parallel_threads(flat.size)
-        driver = compiled_parallel(_universal_chunks) if threads > 1 else None
-        if driver is not None:
-            run_parallel(driver, threads, flat, a0, a1, ub, um, dst, chunk_bounds(flat.size, threads))
-        else:
-            kernel(flat, a0, a1, ub, um, dst)
+        run_kernel(kernel, _universal_chunks, keys.size, keys.reshape(-1), a0, a1, ub, um, out.reshape(-1))
         return out.view(np.int64)
     s3, s29, s32, s33, s61 = np.uint64(3), np.uint64(29), np.uint64(32), np.uint64(33), np.uint64(61)
     t = np.empty(_BLOCK, np.uint64)

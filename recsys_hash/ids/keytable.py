@@ -21,7 +21,7 @@ from typing import Optional
 
 import numpy as np
 
-from recsys_hash.ids._jit import chunk_bounds, compiled, compiled_parallel, parallel_threads, prefetch, run_parallel
+from recsys_hash.ids._jit import compiled, prefetch, run_kernel
 
 try:
     from numba import prange
@@ -99,14 +99,9 @@ class KeyTable:
         out = np.empty(keys.shape, dtype=np.int64)
         kernel = _probe_kernel() if USE_NUMBA else None
         if kernel is not None:
-            flat, slots, shift = np.ascontiguousarray(keys).reshape(-1), np.ascontiguousarray(self.slots), \
-                np.uint64(64 - self.bits)
-            threads = parallel_threads(flat.size)
-            driver = compiled_parallel(_probe_chunks) if threads > 1 else None
-            if driver is not None:
-                run_parallel(driver, threads, flat, slots, shift, out.reshape(-1), chunk_bounds(flat.size, threads))
-            else:
-                kernel(flat, slots, shift, out.reshape(-1))
+            flat = np.ascontiguousarray(keys).reshape(-1)
+            run_kernel(kernel, _probe_chunks, flat.size, flat, np.ascontiguousarray(self.slots),
+                       np.uint64(64 - self.bits), out.reshape(-1))
             return out
         pairs = self.slots.view(np.complex128).reshape(-1)   # one 16-byte (key, row) item per slot
         for lo in range(0, keys.size, _LOOKUP_BLOCK):

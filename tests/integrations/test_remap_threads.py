@@ -132,8 +132,6 @@ def test_parallel_kernel_families_run_in_the_kernels_own_loops_not_the_pool(name
     launches = []
     inner = _jit.run_parallel
     monkeypatch.setattr(_jit, "run_parallel", lambda driver, threads, *a: launches.append(threads) or inner(driver, threads, *a))
-    for mod in ("recsys_hash.ids.hashing", "recsys_hash.ids.keytable"):
-        monkeypatch.setattr(f"{mod}.run_parallel", _jit.run_parallel)
     monkeypatch.setattr(torch_ops, "_pool", lambda workers: pytest.fail("the pool ran a parallel-kernel family"))
     torch.set_num_threads(2)
     out = mc({"t": JaggedTensor(values=torch.from_numpy(values), lengths=torch.tensor([N]))})["t"].values()
