@@ -16,6 +16,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
+from recsys_hash.distributed.state import gather_full, scatter_full
+
 WORLD = 2
 #: SGD learning rate of every one-step check: a power of two, so lr * gradient adds no rounding
 LR = 0.5
@@ -65,39 +67,18 @@ def load_full_weights(dmp: nn.Module, full: Mapping[str, torch.Tensor]) -> int:
     """Copy the unsharded model's parameters into DMP (each rank its local shards: sharding re-initialises them).
     Returns the number of sharded tensors written (the caller checks it is not zero)."""
     sharded = 0
-    with torch.no_grad():
-        for key, value in dmp.state_dict().items():
-            name = _plain_name(key)
-            if name not in full:
-                continue
-            if hasattr(value, "local_shards"):
-                for shard in value.local_shards():
-                    r0, c0 = shard.metadata.shard_offsets
-                    rows, cols = shard.metadata.shard_sizes
-                    shard.tensor.copy_(full[name][r0:r0 + rows, c0:c0 + cols])
-                sharded += 1
-            else:
-                value.copy_(full[name])
+    for key, value in dmp.state_dict().items():
+        name = _plain_name(key)
+        if name in full:
+            scatter_full(value, full[name], name)
+            sharded += hasattr(value, "local_shards")
     return sharded
 
 
 def gathered_weights(dmp: nn.Module, names: Mapping[str, torch.Size]) -> Dict[str, torch.Tensor]:
     """name -> the full tensor reassembled from every rank's shards (all_reduce of disjoint pieces: exact)."""
     state = {_plain_name(k): v for k, v in dmp.state_dict().items()}
-    out: Dict[str, torch.Tensor] = {}
-    for name, shape in names.items():
-        value = state[name]
-        if not hasattr(value, "local_shards"):
-            out[name] = value.detach().clone()
-            continue
-        full = torch.zeros(shape, dtype=torch.float32)
-        for shard in value.local_shards():
-            r0, c0 = shard.metadata.shard_offsets
-            rows, cols = shard.metadata.shard_sizes
-            full[r0:r0 + rows, c0:c0 + cols] = shard.tensor
-        dist.all_reduce(full)
-        out[name] = full
-    return out
+    return {name: gather_full(state[name]) for name in names}
 
 
 def full_parameters(model: nn.Module) -> Dict[str, torch.Tensor]:
