@@ -180,14 +180,20 @@ def synthetic_ctr(seed: int = 0, n_rows: int = 40_000) -> CTRDataset:
     return _resplit("synthetic-ctr", frame, seed, "user", "item", f"planted_ctr({n_rows:,} rows, seed {seed})")
 
 
+def _file_in(path: PathLike, suffixes: tuple[str, ...], name: str) -> Path:
+    """`path` itself, or for a folder its first file (sorted by name) with one of `suffixes`."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    files = sorted(p for p in path.iterdir() if p.suffix in suffixes)
+    if not files:
+        raise FileNotFoundError(f"{name}: folder {path} holds no {'/'.join(suffixes)} file")
+    return files[0]
+
+
 def load_criteo_ctr(path: PathLike, seed: int = 0, max_rows: Optional[int] = None) -> CTRDataset:
     """A Criteo-format file (or the first .txt/.tsv/.csv in a folder): dense log1p(max(x, 0)), re-split 80/10/10."""
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in (".txt", ".tsv", ".csv"))
-        if not files:
-            raise FileNotFoundError(f"criteo: folder {path} holds no .txt/.tsv/.csv file")
-        path = files[0]
+    path = _file_in(path, (".txt", ".tsv", ".csv"), "criteo")
     frames = []
     n = 0
     for chunk in read_criteo(path, chunk_rows=1 << 18):
@@ -215,12 +221,7 @@ def load_avazu_ctr(path: PathLike | None = None, seed: int = 0) -> CTRDataset:
     if path is None:
         frame, note = load_avazu_sample(), "avazu-sample/deepctr_avazu_sample.txt (schema sample)"
     else:
-        path = Path(path)
-        if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix in (".csv", ".txt"))
-            if not files:
-                raise FileNotFoundError(f"avazu: folder {path} holds no .csv/.txt file")
-            path = files[0]
+        path = _file_in(path, (".csv", ".txt"), "avazu")
         frame, note = read_avazu(path), path.name
     missing = [f for f in (AVAZU_USER, AVAZU_ITEM) if f not in frame.categorical]
     if missing:
