@@ -18,10 +18,16 @@ import torch
 from recsys_hash.blocking.index import topk_dense
 
 FUSIONS = ("rank", "score")
+#: weights weight="auto" tries on the validation slice (0 = TF-IDF alone)
+WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+#: weight="auto" scores each weight by the mean PC@k over these k on the validation slice
+VALIDATION_KS = tuple(range(1, 11))
 
 
-def check_weight(weight, where: str = "hybrid") -> float:
-    """The neural part's weight: a finite number >= 0 (ValueError naming `where` and the value otherwise)."""
+def check_weight(weight, where: str = "hybrid"):
+    """The neural part's weight: a finite number >= 0, or "auto" (ValueError naming `where` and the value otherwise)."""
+    if isinstance(weight, str) and weight == "auto":
+        return weight
     ok = isinstance(weight, (int, float, np.integer, np.floating)) and not isinstance(weight, bool)
     if not ok or not math.isfinite(float(weight)) or float(weight) < 0:
         raise ValueError(f"{where}: weight must be a finite number >= 0 (or 'auto'), got {weight!r}")
@@ -63,3 +69,21 @@ def fuse_topk(lexical: torch.Tensor, neural: torch.Tensor, weight: float, k: int
     lex_cols, _ = topk_dense(lexical, k)
     cols = rank_merge(cols, lex_cols)
     return cols, torch.gather(fused, 1, torch.from_numpy(cols)).numpy().astype(np.float32)
+
+
+def mean_pc(rows: np.ndarray, query: np.ndarray, truth: np.ndarray, ks=VALIDATION_KS) -> float:
+    """Mean over `ks` of the share of (query row, true column) pairs whose column is in the query's top-k.
+    rows: int64 [n_q, >= max(ks)] ranked columns; query, truth: int64 [p] (query row into `rows`, true column)."""
+    hit = rows[query] == truth[:, None]
+    place = np.where(hit.any(axis=1), hit.argmax(axis=1), rows.shape[1])
+    return float(np.mean([(place < k).mean() for k in ks]))
+
+
+def choose_weight(lexical: torch.Tensor, neural: torch.Tensor, query: np.ndarray, truth: np.ndarray,
+                  fusion: str = "rank", grid=WEIGHT_GRID) -> tuple[float, dict[float, float]]:
+    """The grid weight with the best mean PC@1..10 on validation pairs (ties: the smaller weight) and every
+    weight's score. lexical / neural: float32 [n_q, m] scores of the validation queries; query, truth: int64 [p]."""
+    k = max(VALIDATION_KS)
+    scores = {float(w): mean_pc(fuse_topk(lexical, neural, float(w), k, fusion)[0], query, truth) for w in grid}
+    best = max(scores.values())
+    return min(w for w, v in scores.items() if v == best), scores
