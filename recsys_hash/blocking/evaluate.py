@@ -54,7 +54,7 @@ def evaluate_blocker(er, method: str, ks: Sequence[Optional[int]], seed: int = 0
         out["query_s"] = time.perf_counter() - t0
         index = getattr(blocker, "index_", None)
         if index is not None:
-            out["scored_fraction"] = index.scored_fraction()
+            out.update(index.describe())                 # tables, bits, scored / estimated fraction
     query_s = 0.0
     for k in ks:
         if knn:

@@ -33,6 +33,9 @@ class NLSHBlocker(KnnBlocker):
             all-MiniLM-L6-v2; needs the `nlsh` extra).
         epochs, lr, batch_size, radius, c, hard_k: training (see `train.TrainConfig`); epochs=0: untrained.
         index: "exact" (torch matmul / faiss) or "simhash" (`tables` x `bits`, multi-probe).
+        tables, bits: the SimHash index's L and b: integers, or "auto" (default): b is the smallest whose self-probe
+            estimate of the scored fraction on tableA is <= `target_fraction`, L keeps recall (see `SimHashIndex`);
+            the chosen values are `index_.tables_`, `index_.bits_`, `index_.estimated_fraction_`.
     fit(table_a, train=..., table_b=...) learns from the labelled matches of `train` (pass the train split only).
     """
 
@@ -42,8 +45,9 @@ class NLSHBlocker(KnnBlocker):
 
     def __init__(self, attributes=None, style: str = "plain", seed: int = 0, encoder: Optional[str] = None,
                  dim: int = 256, epochs: Optional[int] = None, lr: Optional[float] = None, batch_size: int = 64,
-                 radius: float = 0.6, c: float = 1.5, hard_k: int = 10, index: str = "exact", tables: int = 48,
-                 bits: int = 12, max_length: int = 128, learn: str = "weights", progress: bool = True):
+                 radius: float = 0.6, c: float = 1.5, hard_k: int = 10, index: str = "exact", tables="auto",
+                 bits="auto", max_length: int = 128, learn: str = "weights", progress: bool = True,
+                 target_fraction: float = 0.15):
         super().__init__(attributes, style, seed)
         self.learn = learn
         self.encoder = encoder or self.default_encoder
@@ -54,6 +58,9 @@ class NLSHBlocker(KnnBlocker):
                                   batch_size=batch_size, lr=(3e-5 if minilm else 5e-2) if lr is None else lr,
                                   radius=radius, c=c, hard_k=hard_k, seed=self.seed, progress=progress)
         self.dim, self.index, self.tables, self.bits, self.max_length = dim, index, tables, bits, max_length
+        self.target_fraction = target_fraction
+        if index == "simhash":
+            self._simhash()                                  # validates tables / bits / target_fraction here
 
     def _fit(self, texts_a, context, train=None, table_b=None):
         vec = tfidf_vectorizer().fit(texts_a + context) if self.encoder == "charngram" else None
@@ -69,7 +76,10 @@ class NLSHBlocker(KnnBlocker):
                                       self.config, desc=f"{self.name} ({self.encoder})")
         self.x_a_ = self.encoder_.encode(texts_a)
         if self.index == "simhash":
-            self.index_ = SimHashIndex(tables=self.tables, bits=self.bits, seed=self.seed).fit(self.x_a_)
+            self.index_ = self._simhash().fit(self.x_a_)
+
+    def _simhash(self) -> SimHashIndex:
+        return SimHashIndex(tables=self.tables, bits=self.bits, seed=self.seed, target_fraction=self.target_fraction)
 
     def embed(self, texts) -> torch.Tensor:
         return self.encoder_.encode(texts)

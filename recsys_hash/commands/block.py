@@ -26,6 +26,13 @@ def block_cmd(
     attributes: Optional[str] = typer.Option(None, "--attributes", help="Comma-separated columns to serialise "
                                              "(default: all but id)."),
     index: Optional[str] = typer.Option(None, "--index", help="nlsh / nlsh_minilm / minilm: exact | simhash."),
+    tables: Optional[str] = typer.Option(None, "--tables", help="--index simhash: hash tables L, an integer or auto "
+                                         "(default auto: enough tables to keep recall at the chosen bits)."),
+    bits: Optional[str] = typer.Option(None, "--bits", help="--index simhash: bits per table b, an integer or auto "
+                                       "(default auto: the smallest b whose self-probe estimate of the scored "
+                                       "fraction is <= --target-fraction)."),
+    target_fraction: Optional[float] = typer.Option(None, "--target-fraction", help="--index simhash with --bits "
+                                                    "auto: share of the pairs to score at most (default 0.15)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="NLSH training epochs (default: the method's)."),
     threshold: float = typer.Option(0.1, "--threshold", help="minhash: the LSH Jaccard threshold."),
     gold: str = typer.Option("splits", "--gold", help="splits (all labelled positives) | full (matches_full_gold.csv)."),
@@ -58,6 +65,7 @@ def block_cmd(
                 params["index"] = index
             if epochs is not None and method != "minilm":
                 params["epochs"] = epochs
+        params.update(_simhash_params(method, params.get("index"), tables, bits, target_fraction))
         if method == "minhash":
             params["threshold"] = threshold
         if dataset is not None:
@@ -79,7 +87,8 @@ def block_cmd(
                         f"gold: {result['gold']})")
         t.add_column("metric")
         t.add_column("value", justify="right")
-        for key in ("pc", "pc_test", "pq", "rr", "f1", "candidates", "gold_pairs", "fit_s", "query_s"):
+        for key in ("pc", "pc_test", "pq", "rr", "f1", "candidates", "gold_pairs", "fit_s", "query_s", "tables", "bits",
+                    "estimated_fraction", "scored_fraction"):
             v = result.get(key)
             if v is not None:
                 t.add_row(key, f"{v:.4f}" if isinstance(v, float) else str(v))
@@ -87,6 +96,25 @@ def block_cmd(
         c.print(f"training: {result['train']}", highlight=False)
 
     emit(result, as_json, render)
+
+
+def _simhash_params(method: str, index: Optional[str], tables: Optional[str], bits: Optional[str],
+                    target_fraction: Optional[float]) -> dict:
+    """--tables / --bits ("auto" or an integer) and --target-fraction, which only the SimHash index reads."""
+    given = {"tables": tables, "bits": bits, "target_fraction": target_fraction}
+    given = {key: v for key, v in given.items() if v is not None}
+    if not given:
+        return {}
+    if method not in ("nlsh", "nlsh_minilm") or index != "simhash":
+        flags = ", ".join("--" + key.replace("_", "-") for key in given)
+        raise ValueError(f"{flags}: only for --method nlsh / nlsh_minilm with --index simhash")
+    for key in ("tables", "bits"):
+        if key in given and given[key] != "auto":
+            try:
+                given[key] = int(given[key])
+            except ValueError:
+                raise ValueError(f"--{key} must be an integer or auto, got {given[key]!r}") from None
+    return given
 
 
 def _write_pairs(path: Path, er, method: str, k: int, seed: int, params: dict) -> None:

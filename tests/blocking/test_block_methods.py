@@ -64,6 +64,13 @@ def test_hybrid_and_simhash_index(er):
     exact = make_blocker("nlsh", epochs=0, dim=64, progress=False).fit(er.table_a, **fit)
     lsh = make_blocker("nlsh", epochs=0, dim=64, index="simhash", tables=32, bits=8, progress=False).fit(er.table_a, **fit)
     assert pc(er, lsh.candidates(er.table_b, 2)) >= 0.95 * pc(er, exact.candidates(er.table_b, 2))
+    assert (lsh.index_.tables_, lsh.index_.bits_, lsh.index_.estimated_fraction_) == (32, 8, None)
+    auto = make_blocker("nlsh", epochs=0, dim=64, index="simhash", progress=False).fit(er.table_a, **fit)
+    assert (auto.tables, auto.bits, auto.target_fraction) == ("auto", "auto", 0.15)
+    assert auto.index_.estimated_fraction_ <= 0.15 and auto.index_.bits_ >= 1
+    assert pc(er, auto.candidates(er.table_b, 2)) >= 0.95 * pc(er, exact.candidates(er.table_b, 2))
+    with pytest.raises(ValueError, match=r"target_fraction must be in \(0, 1\], got 2"):
+        make_blocker("nlsh", index="simhash", target_fraction=2)
 
 
 def test_self_join_finds_planted_duplicates(er):
