@@ -1,5 +1,6 @@
 """NLSH blockers: an encoder trained with the NLSH loss (train split only), queried by exact top-k or a SimHash
-index; off-the-shelf MiniLM kNN; and the lexical + neural hybrid (TF-IDF cosine + weight x learned cosine).
+index; off-the-shelf MiniLM kNN; and the lexical + neural hybrid (TF-IDF cosine + weight x learned cosine, rank-merged
+with the TF-IDF ranking).
 
     >>> b = make_blocker("nlsh", seed=0).fit(er.table_a, context=[er.table_b], train=er.train, table_b=er.table_b)
     >>> pairs = b.candidates(er.table_b, k=2)
@@ -9,12 +10,14 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+import polars as pl
 import torch
 
 from recsys_hash.blocking.baselines import TfidfBlocker, sparse_scores, tfidf_vectorizer
 from recsys_hash.blocking.blocker import KnnBlocker, register_blocker
 from recsys_hash.blocking.encoders import make_encoder
-from recsys_hash.blocking.index import SimHashIndex, exact_topk, topk_dense
+from recsys_hash.blocking.fusion import check_fusion, check_weight, choose_weight, fuse_topk
+from recsys_hash.blocking.index import SimHashIndex, exact_topk
 from recsys_hash.blocking.serialize import record_ids
 from recsys_hash.blocking.train import TrainConfig, positive_rows, train_nlsh
 
@@ -112,29 +115,66 @@ class NLSHMiniLMBlocker(NLSHBlocker):
 
 @register_blocker
 class HybridBlocker(NLSHBlocker):
-    """Lexical + neural score fusion: cosine(TF-IDF char-3-gram) + weight x cosine(NLSH embedding), exact top-k.
+    """Lexical + neural hybrid, exact top-k: the fused score cosine(TF-IDF char-3-gram) + weight x cosine(NLSH
+    char-n-gram embedding), rank-merged with the TF-IDF ranking (`fusion.py`).
 
-    Args: those of NLSHBlocker (the neural part; index is always exact) plus `weight`.
+    Why the rank merge: a score sum lets the learned part push a record TF-IDF ranks well far down (on Abt-Buy a
+    generic query, "lg 27' front-load electric dryer with 7.3 cu. ft. capacity", has its match at TF-IDF rank 10;
+    the embedding ranks it 36th, behind other LG dryers of that capacity, and the sum 21st).
+    Min-rank fusion reads the fused and the TF-IDF top-k in turn, so the top-k always holds the fused top-ceil(k/2)
+    and the TF-IDF top-floor(k/2), and k=1 is the fused top-1. Nothing is fitted for the fusion: weight=1 adds two
+    cosines on the same [-1, 1] scale.
+
+    Args: those of NLSHBlocker (the neural part; index is always exact) plus
+        weight: the neural cosine's weight, a finite number >= 0 (0 = TF-IDF alone), or "auto": a seeded
+            `validation` share of the train split's matches is held out of a first NLSH training, the grid weight
+            (`fusion.WEIGHT_GRID`) with the best mean PC@1..10 on those pairs is kept (`weight_`, `validation_`),
+            and NLSH is trained again on the whole train split. Only `train` is read: no held-out pair.
+        fusion: "rank" (default: min-rank merge of the fused and TF-IDF lists) or "score" (the fused score's top-k).
     """
 
     name = "hybrid"
 
-    def __init__(self, attributes=None, style: str = "plain", seed: int = 0, weight: float = 1.0, **nlsh):
+    def __init__(self, attributes=None, style: str = "plain", seed: int = 0, weight=1.0, fusion: str = "rank",
+                 validation: float = 0.2, **nlsh):
         nlsh["index"] = "exact"
         super().__init__(attributes, style, seed, **nlsh)
-        self.weight = float(weight)
+        self.weight = check_weight(weight, self.name)
+        self.fusion = check_fusion(fusion, self.name)
+        if isinstance(validation, bool) or not isinstance(validation, (int, float)) or not 0 < validation < 1:
+            raise ValueError(f"{self.name}: validation must be a share in (0, 1), got {validation!r}")
+        self.validation = float(validation)
 
     def _fit(self, texts_a, context, train=None, table_b=None):
-        super()._fit(texts_a, context, train=train, table_b=table_b)
         self.tfidf_ = TfidfBlocker(self.attributes, self.style, self.seed)
         self.tfidf_.ids_a_ = self.ids_a_
         self.tfidf_._fit(texts_a, context)
+        self.weight_, self.validation_ = self.weight, None
+        if self.weight == "auto":
+            self.weight_, self.validation_ = self._validate_weight(texts_a, context, train, table_b)
+        super()._fit(texts_a, context, train=train, table_b=table_b)
+
+    def _validate_weight(self, texts_a, context, train, table_b) -> tuple[float, dict]:
+        """Train NLSH without a seeded share of the train split's matches; pick the weight on that share."""
+        if train is None or table_b is None or self.config.epochs == 0:
+            raise ValueError(f"{self.name}: weight='auto' needs training (epochs > 0), train= and table_b=")
+        pos = train.filter(pl.col("label") == 1)
+        held = np.random.default_rng(self.seed).random(pos.height) < self.validation
+        if held.all() or not held.any():
+            raise ValueError(f"{self.name}: weight='auto' holds out {self.validation:.0%} of the train split's "
+                             f"{pos.height} matches for validation: too few to split")
+        super()._fit(texts_a, context, train=pos.filter(pl.Series(~held)), table_b=table_b)
+        val_a, val_b = positive_rows(pos.filter(pl.Series(held)), self.ids_a_, record_ids(table_b, "tableB"))
+        rows_b, query = np.unique(val_b, return_inverse=True)
+        texts_b = self.texts(table_b, "tableB")
+        texts_q = [texts_b[i] for i in rows_b]
+        lexical = sparse_scores(self.tfidf_.transform(texts_q), self.tfidf_.x_a_, 0, len(texts_q))
+        weight, scores = choose_weight(lexical, self.embed(texts_q) @ self.x_a_.T, query, val_a, self.fusion)
+        return weight, {"pairs": int(held.sum()), "share": self.validation, "mean_pc_1_10": scores}
 
     def _search(self, texts_b, k, chunk: int = 2048):
         q = self.tfidf_.transform(texts_b)
         x_b = self.embed(texts_b)
-        outs = []
-        for s in range(0, len(texts_b), chunk):
-            fused = sparse_scores(q, self.tfidf_.x_a_, s, s + chunk) + self.weight * (x_b[s:s + chunk] @ self.x_a_.T)
-            outs.append(topk_dense(fused, k))
+        outs = [fuse_topk(sparse_scores(q, self.tfidf_.x_a_, s, s + chunk), x_b[s:s + chunk] @ self.x_a_.T,
+                          self.weight_, k, self.fusion) for s in range(0, len(texts_b), chunk)]
         return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
