@@ -25,9 +25,12 @@ PROPS = settings(max_examples=12, deadline=None, derandomize=True,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
 DUPLICATES = [[3, 9], [9, 12], [40, 41], [2**40 + 1, 5]]
 TOP = 2**63 - 1
-#: every registered strategy, two compositions, and the keys it is fitted on: dense item indices of a planted
-#: graph (graph strategies need it) or sparse 64-bit keys (exact tables in hash layout)
-CASES = [(n, "graph") for n in strategy_names()] + [("dedup+graphhash", "graph"), ("dedup+frequency", "sparse")] + [
+#: every registered strategy, compositions behind dedup (single-row X: folded into X's table; multi-row X: the
+#: spec's pre-map), and the keys it is fitted on: dense item indices of a planted graph (graph strategies need
+#: it) or sparse 64-bit keys (exact tables in hash layout)
+COMPOSED = [("dedup+graphhash", "graph"), ("dedup+frequency", "sparse"), ("dedup+double_graphhash", "graph"),
+            ("dedup+double", "sparse"), ("dedup+double_frequency", "sparse"), ("dedup+qr", "sparse")]
+CASES = [(n, "graph") for n in strategy_names()] + COMPOSED + [
     (n, "sparse") for n in strategy_names() if not create(n).needs_interactions]
 
 
