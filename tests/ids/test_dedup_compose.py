@@ -5,10 +5,14 @@ import pytest
 import torch
 from torchrec.sparse.jagged_tensor import JaggedTensor, KeyedJaggedTensor
 
+from recsys_hash.artifacts import load_artifact, save_artifact
 from recsys_hash.data.synthetic_graph import planted_bipartite
 from recsys_hash.data.types import Interactions
+from recsys_hash.errors import ArtifactError, InvalidIdError
 from recsys_hash.ids import IdRemapper, create, get_strategy, strategy_names
 from recsys_hash.ids.dedup import consolidate, entity_map
+from recsys_hash.ids.keytable import KeyTable
+from recsys_hash.ids.remap_spec import Column, RemapSpec, apply_spec
 from recsys_hash.integrations import RemapperMCModule, make_mc_ebc
 from recsys_hash.integrations import torch_ops
 
@@ -135,36 +139,30 @@ def test_single_row_composition_still_compiles_to_one_table_without_premap():
     assert d.remap_spec().premap is not None and d.remap_spec().table is None
 
 
+def _refused_on_every_path(apply, module, q, msg):
+    """`apply` (numpy), the eager module and the scripted module all raise InvalidIdError matching `msg`."""
+    with pytest.raises(InvalidIdError, match=msg):
+        apply(q)
+    with pytest.raises(InvalidIdError, match=msg):
+        module(_jt(q))
+    with pytest.raises(torch.jit.Error, match=msg):
+        torch.jit.script(module)(_jt(q))
+
+
 def test_unseen_entity_under_oov_error_names_the_id_given():
     """A member whose entity was never fitted is unseen: the error names the member, on every path."""
     r = create("dedup", duplicates=[[500, 700]]).fit(np.arange(10))
-    from recsys_hash.errors import InvalidIdError
-
-    with pytest.raises(InvalidIdError, match=r"unseen ID 700 at position 1 \(oov='error'\)"):
-        r.transform(np.array([3, 700]))
-    mc = RemapperMCModule(r, name="t")
-    with pytest.raises(InvalidIdError, match=r"unseen ID 700 at position 1 \(oov='error'\)"):
-        mc(_jt(np.array([3, 700])))
-    with pytest.raises(torch.jit.Error, match=r"unseen ID 700 at position 1"):
-        torch.jit.script(mc)(_jt(np.array([3, 700])))
+    _refused_on_every_path(r.transform, RemapperMCModule(r, name="t"), np.array([3, 700]),
+                           r"unseen ID 700 at position 1 \(oov='error'\)")
 
 
 def test_premap_error_names_the_member_not_its_entity():
     """An error column behind the pre-map (full inside a multi-row spec is impossible, so build one by hand)."""
-    from recsys_hash.errors import InvalidIdError
-    from recsys_hash.ids.keytable import KeyTable
-    from recsys_hash.ids.remap_spec import Column, RemapSpec, apply_spec
-
     spec = RemapSpec([Column("error", lookup=True), Column("mod", mod=5)], 5, table=KeyTable.build(
         np.array([1, 2]), np.array([0, 1])), premap=KeyTable.build(np.array([9, 8]), np.array([2, 6])), name="s")
-    assert apply_spec(spec, np.array([9, 1, 2])).tolist() == [[1, 2], [0, 1], [1, 2]]
-    with pytest.raises(InvalidIdError, match=r"s.transform: unseen ID 8 at position 1"):
-        apply_spec(spec, np.array([9, 8]))
-    mc = RemapperMCModule(spec, name="t")
-    with pytest.raises(InvalidIdError, match=r"unseen ID 8 at position 1"):
-        mc(_jt(np.array([9, 8])))
-    with pytest.raises(torch.jit.Error, match=r"unseen ID 8 at position 1"):
-        torch.jit.script(mc)(_jt(np.array([9, 8])))
+    assert apply_spec(spec, np.array([9, 1, 2])).tolist() == [[1, 2], [0, 1], [1, 2]]    # 9 -> 2 -> row 1, 2 % 5
+    _refused_on_every_path(lambda q: apply_spec(spec, q), RemapperMCModule(spec, name="t"), np.array([9, 8]),
+                           r"unseen ID 8 at position 1 \(oov='error'\)")
 
 
 def test_dedup_cannot_follow_dedup():
@@ -175,8 +173,6 @@ def test_dedup_cannot_follow_dedup():
 
 def _rewrite_extra(path, out, extra):
     """The artifact at `path` saved again (checksum recomputed) with `meta["extra"]` replaced."""
-    from recsys_hash.artifacts import load_artifact, save_artifact
-
     arrays, meta = load_artifact(path)
     kind = meta.pop("kind")
     return save_artifact(out, kind, arrays, dict(meta, extra=extra))
@@ -194,8 +190,6 @@ def test_artifacts_saved_before_multi_row_compositions_still_load(tmp_path):
 
 
 def test_artifact_whose_columns_do_not_fit_the_strategy_is_refused(tmp_path):
-    from recsys_hash.errors import ArtifactError
-
     r = create("dedup+double", num_rows=40, duplicates=[[3, 9]], seed=1).fit(np.arange(25))
     path = r.save(tmp_path / "d.safetensors")
     one = {"columns": [r.remap_spec().columns[0].as_ints()], "combiner": "sum",
