@@ -164,7 +164,7 @@ class DedupRemapper(SpecRemapper):
         rows = apply_spec(spec, entities, "fit")
         if t_keys is None:
             t_keys, t_rows = (np.zeros(0, np.int64),) * 2
-        keep = ~np.isin(t_keys, members)            # a member X's table also holds (graphhash's vocabulary) is replaced
+        keep = ~np.isin(t_keys, members)        # a member X's table also holds (graphhash's vocabulary): replaced
         self.columns_ = [col._replace(lookup=True)]
         return np.concatenate([t_keys[keep], members]), np.concatenate([t_rows[keep], rows])
 
@@ -178,6 +178,7 @@ class DedupRemapper(SpecRemapper):
         keys = self.members_[dup]
         top = int(keys.max()) + 1
         dense = top <= FUSE_MAX and top <= DENSE_FACTOR * max(self.fit_keys_.size, keys.size)
+        # KeyTable.build goes dense iff max key < dense_factor * n: top + 1 forces the dense layout, 0 the hash one
         return KeyTable.build(keys, self.entities_[dup], dense_factor=top + 1 if dense else 0)
 
     def _build_spec(self, keys, rows) -> RemapSpec:
@@ -199,8 +200,8 @@ class DedupRemapper(SpecRemapper):
         self.columns_ = [Column.from_ints(c) for c in extra["columns"]]
         self.combiner_, self.premap_ = str(extra["combiner"]), bool(extra["premap"])
         if len(self.columns_) != self._template.rows_per_id:
-            raise ValueError(f"{len(self.columns_)} columns saved, but {self.then} with these parameters maps each ID "
-                             f"to {self._template.rows_per_id} rows")
+            raise ValueError(f"{len(self.columns_)} columns saved, but {self.then} with these parameters maps "
+                             f"each ID to {self._template.rows_per_id} rows")
         self.members_, self.entities_ = arrays.pop("entity_members"), arrays.pop("entity_ids")
         self.inner_ = None
         super()._set_state(arrays, extra)

@@ -1,9 +1,9 @@
 """TorchScript-able twins of the numpy remapping kernels (exactly equal results, int64 wrap-around math).
 
 A `RemapSpec` compiles to `cols: List[List[int]]` (one [lookup, family, a, b, mod, offset] per output column,
-see `recsys_hash.ids.remap_spec.Column.as_ints`) plus the key table's tensors (and the pre-map's). Logical right shifts are
-emulated with a mask because torch's `>>` on int64 is arithmetic. TorchScript cannot read module globals,
-so the constants below are inlined as literals in the functions (and checked against these in the tests).
+see `recsys_hash.ids.remap_spec.Column.as_ints`) plus the key table's tensors (and the pre-map's, if any). Logical
+right shifts are emulated with a mask because torch's `>>` on int64 is arithmetic. TorchScript cannot read module
+globals, so the constants below are inlined as literals in the functions (and checked against these in the tests).
 Gathers use `index_select` (torch's advanced indexing is ~4x slower on CPU). `remap_rows` picks the path:
 the numpy kernels themselves in eager CPU mode (`apply_spec_numpy`, dropped by TorchScript; large batches in
 spans on `torch.get_num_threads()` threads), these twins when scripted or on GPU. Bad IDs raise `InvalidIdError`

@@ -110,8 +110,8 @@ def test_rows_in_range_deterministic_and_every_path_equal(fitted, case, data):
         out = module(_jt(q, lengths))["t"]
         np.testing.assert_array_equal(out.values().numpy(), flat)
         assert out.lengths().tolist() == [n * k for n in lengths]
-    twin = torch_ops.apply_spec_torch(torch.from_numpy(q), mc._cols, mc._dense, mc._slots, mc._bits,
-                                      mc._max_probe, "t", mc._premap, mc._pre_bits, mc._pre_max_probe)   # GPU path, on CPU
+    twin = torch_ops.apply_spec_torch(torch.from_numpy(q), mc._cols, mc._dense, mc._slots, mc._bits,  # the GPU
+                                      mc._max_probe, "t", mc._premap, mc._pre_bits, mc._pre_max_probe)  # path, on CPU
     np.testing.assert_array_equal(twin.numpy().reshape(-1), flat)
 
 
