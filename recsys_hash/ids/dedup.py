@@ -2,10 +2,13 @@
 
 Duplicate pairs (e.g. entity blocking's matches, `recsys_hash.blocking.consolidate`) are joined into entities by
 connected components; each entity's ID is its smallest member ID (stable: it depends on the entity's members only,
-never on pair order). `dedup` alone is dedup then `full`; `dedup+X` (any single-row strategy X: graphhash,
-frequency, universal, ...) fits X on the consolidated IDs (graph strategies on interactions whose items were
-consolidated) and compiles one `RemapSpec`: X's own table plus one entry per non-canonical member -> X(entity),
-so the TorchRec module and the saved artifact need nothing new.
+never on pair order). `dedup` alone is dedup then `full`; `dedup+X` (any registered X) fits X on the consolidated
+IDs (frequencies and graphs count entities; graph strategies see interactions whose items were consolidated) and
+maps every member of an entity to exactly X(entity)'s rows, through one `RemapSpec`, so the TorchRec module and the
+saved artifact work as for X:
+- single-row X: X's own table plus one entry per duplicate member -> X(entity) (one lookup per ID, as fast as X);
+- multi-row X (double, double_frequency, double_graphhash, qr): X's spec behind a pre-map stage, duplicate
+  member -> entity ID, applied to the key before every column (one more lookup per ID).
 
     >>> r = create("dedup+graphhash", num_rows=500, duplicates=[[3, 9], [9, 12]]).fit(interactions=inter, side="item")
     >>> r.transform(np.array([3, 9, 12]))       # one row, shared by the three IDs
@@ -19,9 +22,9 @@ from typing import Any, ClassVar, Optional
 import numpy as np
 
 from recsys_hash.errors import InvalidIdError
-from recsys_hash.ids.keytable import EMPTY, KeyTable
+from recsys_hash.ids.keytable import DENSE_FACTOR, EMPTY, KeyTable
 from recsys_hash.ids.registry import get_strategy, register
-from recsys_hash.ids.remap_spec import Column, RemapSpec, SpecRemapper
+from recsys_hash.ids.remap_spec import FUSE_MAX, Column, RemapSpec, SpecRemapper, apply_spec
 
 SIDES = ("user", "item")
 
@@ -97,12 +100,18 @@ class DedupRemapper(SpecRemapper):
         self.dedup_side, self.params = dedup_side, params
         for key, value in params.items():
             setattr(self, key, value)
+        # the next strategy, unfitted: checks its parameters now and tells rows_per_id before fit
+        self._template = inner(num_rows=num_rows, seed=seed, input_hash_size=input_hash_size, **params)
         self.members_, self.entities_ = entity_map(np.zeros((0, 2), np.int64) if duplicates is None else duplicates)
+        self.columns_: list[Column] = []
+        self.combiner_, self.premap_ = "sum", False
 
     @classmethod
     def compose(cls, then: str, name: Optional[str] = None) -> type["DedupRemapper"]:
         """The class of `dedup+<then>`: its signature lists dedup's parameters and the next strategy's."""
         inner = get_strategy(then)
+        if issubclass(inner, DedupRemapper):
+            raise ValueError("dedup composes in front of another strategy; give every duplicate pair to one dedup")
         name = name or f"dedup+{then}"
         own = [p for n, p in inspect.signature(DedupRemapper.__init__).parameters.items() if n != "params"]
         extra = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
@@ -134,30 +143,48 @@ class DedupRemapper(SpecRemapper):
             inner.fit(consolidate(keys, self.members_, self.entities_) if mine else keys, interactions=mapped, side=side)
         else:
             inner.fit(consolidate(keys, self.members_, self.entities_))
-        if inner.rows_per_id != 1:
-            raise ValueError(f"{self.name}: dedup composes in front of single-row strategies; {self.then} maps each "
-                             f"ID to {inner.rows_per_id} rows")
         self.inner_ = inner
         self.num_rows_ = inner.table_rows
         spec = inner.remap_spec()
-        self.column_ = spec.columns[0]
-        t_keys, t_rows = (np.zeros(0, np.int64),) * 2
-        if spec.table is not None:
-            t_keys, t_rows = table_items(spec.table)
-        if mine:
-            # non-canonical members whose entity the next strategy has seen: their row is the entity's
-            dup = (self.members_ != self.entities_) & np.isin(self.entities_, inner.fit_keys_)
-            if dup.any():                   # a member the next strategy's table also holds takes its entity's row
-                keep = ~np.isin(t_keys, self.members_[dup])
-                t_keys, t_rows = t_keys[keep], t_rows[keep]
-                t_keys = np.concatenate([t_keys, self.members_[dup]])
-                t_rows = np.concatenate([t_rows, inner.transform(self.entities_[dup])])
-        self.column_ = self.column_._replace(lookup=self.column_.lookup or t_keys.size > 0)
-        self._finish(t_keys if t_keys.size or spec.table is not None else None, t_rows)
+        self.columns_, self.combiner_ = list(spec.columns), spec.combiner
+        t_keys, t_rows = table_items(spec.table) if spec.table is not None else (None, None)
+        dup = (self.members_ != self.entities_) & mine
+        self.premap_ = bool(dup.any()) and len(self.columns_) > 1
+        if dup.any() and not self.premap_:
+            t_keys, t_rows = self._fold(spec, t_keys, t_rows, self.members_[dup], self.entities_[dup])
+        self._finish(t_keys, t_rows)
+
+    def _fold(self, spec: RemapSpec, t_keys, t_rows, members: np.ndarray, entities: np.ndarray):
+        """Single-row X: members -> X(entity) become entries of X's table (the one column then looks them up first).
+        A member whose entity misses an "error" column gets no entry: it is unseen as its entity is."""
+        col = spec.columns[0]
+        if col.family == "error":
+            hit = spec.table.lookup(entities) >= 0
+            members, entities = members[hit], entities[hit]
+        rows = apply_spec(spec, entities, "fit")
+        if t_keys is None:
+            t_keys, t_rows = (np.zeros(0, np.int64),) * 2
+        keep = ~np.isin(t_keys, members)        # a member X's table also holds (graphhash's vocabulary): replaced
+        self.columns_ = [col._replace(lookup=True)]
+        return np.concatenate([t_keys[keep], members]), np.concatenate([t_rows[keep], rows])
+
+    def _num_columns(self) -> int:
+        return len(self.columns_) if self.columns_ else self._template.rows_per_id
+
+    def _premap_table(self) -> KeyTable:
+        """Duplicate member -> entity ID; a direct (dense) table when the fitted IDs are dense below the largest
+        member (one `take` per ID), as `RemapSpec.fused_dense` decides, else the hash layout."""
+        dup = self.members_ != self.entities_
+        keys = self.members_[dup]
+        top = int(keys.max()) + 1
+        dense = top <= FUSE_MAX and top <= DENSE_FACTOR * max(self.fit_keys_.size, keys.size)
+        # KeyTable.build goes dense iff max key < dense_factor * n: top + 1 forces the dense layout, 0 the hash one
+        return KeyTable.build(keys, self.entities_[dup], dense_factor=top + 1 if dense else 0)
 
     def _build_spec(self, keys, rows) -> RemapSpec:
         table = None if keys is None else KeyTable.build(keys, rows)
-        return RemapSpec([self.column_], self.num_rows_, table=table, name=self.name)
+        return RemapSpec(list(self.columns_), self.num_rows_, table=table, combiner=self.combiner_, name=self.name,
+                         premap=self._premap_table() if self.premap_ else None)
 
     def _get_state(self) -> dict[str, np.ndarray]:
         state = super()._get_state()
@@ -165,18 +192,28 @@ class DedupRemapper(SpecRemapper):
         return state
 
     def _get_meta(self) -> dict[str, Any]:
-        return {"column": self.column_.as_ints()}
+        return {"columns": [c.as_ints() for c in self.columns_], "combiner": self.combiner_, "premap": self.premap_}
 
     def _set_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
-        self.column_ = Column.from_ints(extra["column"])
+        if "column" in extra:           # saved before multi-row compositions: one folded column, no pre-map
+            extra = {"columns": [extra["column"]], "combiner": "sum", "premap": False}
+        self.columns_ = [Column.from_ints(c) for c in extra["columns"]]
+        self.combiner_, self.premap_ = str(extra["combiner"]), bool(extra["premap"])
+        if len(self.columns_) != self._template.rows_per_id:
+            raise ValueError(f"{len(self.columns_)} columns saved, but {self.then} with these parameters maps "
+                             f"each ID to {self._template.rows_per_id} rows")
         self.members_, self.entities_ = arrays.pop("entity_members"), arrays.pop("entity_ids")
         self.inner_ = None
         super()._set_state(arrays, extra)
 
     def serving_arrays(self) -> dict[str, np.ndarray]:
-        """Only the compiled table serves; the entity map is kept for the record."""
+        """The compiled table serves, and the entity map when it is the spec's pre-map (multi-row X); otherwise
+        the entity map is kept for the record only."""
         self._check_fitted("serving_arrays")
-        return SpecRemapper._get_state(self)
+        out = SpecRemapper._get_state(self)
+        if self.premap_:
+            out.update(entity_members=self.members_, entity_ids=self.entities_)
+        return out
 
 
 #: plain `dedup` = dedup, then `full` (one row per entity)

@@ -4,8 +4,10 @@ Every built-in strategy compiles to a `RemapSpec`; `apply_spec` evaluates it in 
 `recsys_hash.integrations.torch_ops.apply_spec_torch` evaluates the *same* spec with torch ops inside the
 TorchRec module when scripted or on GPU (in eager CPU mode the module calls `apply_columns` itself), so
 both paths agree exactly. A lookup column over a dense key range is precomputed into `fused_dense()`
-(one `take` per ID, see there). Column j of the output ([n, k] rows) is:
+(one `take` per ID, see there). An optional pre-map first replaces keys found in it (e.g. `dedup`: a duplicate
+ID -> its entity's ID) before every column; errors still name the key given. Column j of the output ([n, k] rows) is:
 
+    key   = premap[key]                     if a pre-map is set and holds key (else key unchanged)
     row_j = table[key]                      if column.lookup and key is in the table
           = hash_j(key) + column.offset     otherwise (family below; "error" raises for a miss)
 
@@ -58,7 +60,8 @@ class Column(NamedTuple):
 
 @dataclass
 class RemapSpec:
-    """columns: one per row an ID maps to; table: exact key -> row map shared by lookup columns (or None)."""
+    """columns: one per row an ID maps to; table: exact key -> row map shared by lookup columns (or None);
+    premap: key -> key applied before every column (or None; keys it does not hold pass unchanged)."""
 
     columns: list[Column]
     num_rows: int
@@ -67,6 +70,7 @@ class RemapSpec:
     name: str = ""
     notes: dict = field(default_factory=dict)
     dense_keys: int = 0
+    premap: Optional[KeyTable] = None
     _fused: Optional[np.ndarray] = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -145,12 +149,19 @@ def apply_spec(spec: RemapSpec, keys: np.ndarray, where: str = "transform",
                raw: Optional[np.ndarray] = None) -> np.ndarray:
     """Non-negative int64 keys [n] -> int64 rows [n] (one column) or [n, k]; `raw`: the keys as given (str [n])
     when `keys` are their hashes, so errors name the key the caller passed."""
-    return apply_columns(keys, spec.columns, spec.table, spec.fused_dense(), f"{spec.name}.{where}", raw)
+    return apply_columns(keys, spec.columns, spec.table, spec.fused_dense(), f"{spec.name}.{where}", raw,
+                         spec.premap)
+
+
+def premap_keys(premap: KeyTable, keys: np.ndarray) -> np.ndarray:
+    """Keys int64 [n] -> the pre-map's value for keys it holds, the key itself for the others (int64 [n])."""
+    mapped = premap.lookup(keys)
+    return np.where(mapped >= 0, mapped, keys)
 
 
 def apply_columns(
     keys: np.ndarray, columns: list[Column], table: Optional[KeyTable], fused: Optional[np.ndarray], where: str,
-    raw: Optional[np.ndarray] = None,
+    raw: Optional[np.ndarray] = None, premap: Optional[KeyTable] = None,
 ) -> np.ndarray:
     """`apply_spec` on a spec's parts: keys int64 [n] -> rows [n] or [n, k]; `fused` = `RemapSpec.fused_dense()`.
 
@@ -159,6 +170,9 @@ def apply_columns(
     """
     if keys.size == 0:
         return np.zeros((0,) if len(columns) == 1 else (0, len(columns)), dtype=np.int64)
+    given = keys
+    if premap is not None:
+        keys = premap_keys(premap, keys)
     found = None
     if fused is None and any(c.lookup for c in columns):
         found = table.lookup(keys)
@@ -179,7 +193,7 @@ def apply_columns(
         miss = rows < 0
         if col.family == "error":
             pos = int(np.argmax(miss))
-            key = int(keys[pos]) if raw is None else repr(raw[pos])
+            key = int(given[pos]) if raw is None else repr(raw[pos])
             raise InvalidIdError(
                 f"{where}: unseen ID {key} at position {pos} (oov='error'); "
                 f"fit on it or choose another OOV policy"

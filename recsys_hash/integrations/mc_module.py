@@ -8,9 +8,10 @@ count); scripted or on GPU it runs their torch twins (`torch_ops`, tested equal)
 are routed to the rank that owns them and come back as global rows (tests/distributed/). Multi-row
 strategies emit `rows_per_id` values per ID (lengths scaled), which SUM pooling adds up.
 
-The mapping lives in non-persistent buffers that share memory with the remapper's spec (row sharding would
-cut persistent ones); `remapper` and `table_name` let audits name each table's strategy. It is restored from
-the remapper artifact with `load_remapper_state`, never from the model's state_dict.
+The mapping (key table, fused rows, and the spec's pre-map, e.g. dedup's member -> entity) lives in non-persistent
+buffers that share memory with the remapper's spec (row sharding would cut persistent ones); `remapper` and
+`table_name` let audits name each table's strategy. It is restored from the remapper artifact with
+`load_remapper_state`, never from the model's state_dict.
 
     >>> mc = RemapperMCModule(create("universal", num_rows=1000).fit(ids))
     >>> out = mc({"t": JaggedTensor(values=torch.tensor([7, 123456789]), lengths=torch.tensor([2]))})
@@ -59,7 +60,7 @@ def _id_bounds_numpy(values: torch.Tensor, need_max: bool) -> Tuple[int, int]:
 @torch.fx.wrap
 def _remap_features(
     features: Dict[str, JaggedTensor], cols: List[List[int]], dense: torch.Tensor, slots: torch.Tensor, bits: int,
-    max_probe: int, input_hash_size: int, where: str,
+    max_probe: int, input_hash_size: int, where: str, premap: torch.Tensor, pre_bits: int, pre_max_probe: int,
 ) -> Dict[str, JaggedTensor]:
     """Raw int64 IDs of every feature -> rows; lengths (and per-value weights) scaled by rows per ID.
 
@@ -91,7 +92,7 @@ def _remap_features(
                         where + ": feature " + name + " has ID " + str(int(values[pos].item())) + " at position "
                         + str(pos) + " beyond input_hash_size=" + str(input_hash_size)
                     )
-        rows = remap_rows(values, cols, dense, slots, bits, max_probe, where)
+        rows = remap_rows(values, cols, dense, slots, bits, max_probe, where, premap, pre_bits, pre_max_probe)
         weights = feature.weights_or_none()
         if k == 1:
             out[name] = JaggedTensor(
@@ -170,6 +171,12 @@ class RemapperMCModule(ManagedCollisionModule):
         self.register_buffer("_slots", slots_t.to(self._device), persistent=False)
         self._bits: int = int(spec.table.bits) if spec.table is not None else 0
         self._max_probe: int = int(spec.table.max_probe) if spec.table is not None else 0
+        pre = spec.premap               # dense [D] or hash-layout slots [size, 2]; empty: no pre-map
+        pre_t = torch.empty(0, dtype=torch.int64) if pre is None else torch.from_numpy(
+            pre.dense if pre.dense is not None else pre.slots)
+        self.register_buffer("_premap", pre_t.to(self._device), persistent=False)
+        self._pre_bits: int = int(pre.bits) if pre is not None else 0
+        self._pre_max_probe: int = int(pre.max_probe) if pre is not None else 0
 
     def load_remapper_state(self, source: Union[IdRemapper, RemapSpec, str, Path]) -> "RemapperMCModule":
         """Replace the mapping with a remapper's (or a saved remapper artifact's); the row count must match."""
@@ -192,7 +199,7 @@ class RemapperMCModule(ManagedCollisionModule):
     def preprocess(self, features: Dict[str, JaggedTensor]) -> Dict[str, JaggedTensor]:
         return _remap_features(
             features, self._cols, self._dense, self._slots, self._bits, self._max_probe, self._input_hash_size,
-            self._where,
+            self._where, self._premap, self._pre_bits, self._pre_max_probe,
         )
 
     def profile(self, features: Dict[str, JaggedTensor]) -> Dict[str, JaggedTensor]:

@@ -1,9 +1,9 @@
 """TorchScript-able twins of the numpy remapping kernels (exactly equal results, int64 wrap-around math).
 
 A `RemapSpec` compiles to `cols: List[List[int]]` (one [lookup, family, a, b, mod, offset] per output column,
-see `recsys_hash.ids.remap_spec.Column.as_ints`) plus the key table's tensors. Logical right shifts are
-emulated with a mask because torch's `>>` on int64 is arithmetic. TorchScript cannot read module globals,
-so the constants below are inlined as literals in the functions (and checked against these in the tests).
+see `recsys_hash.ids.remap_spec.Column.as_ints`) plus the key table's tensors (and the pre-map's, if any). Logical
+right shifts are emulated with a mask because torch's `>>` on int64 is arithmetic. TorchScript cannot read module
+globals, so the constants below are inlined as literals in the functions (and checked against these in the tests).
 Gathers use `index_select` (torch's advanced indexing is ~4x slower on CPU). `remap_rows` picks the path:
 the numpy kernels themselves in eager CPU mode (`apply_spec_numpy`, dropped by TorchScript; large batches in
 spans on `torch.get_num_threads()` threads), these twins when scripted or on GPU. Bad IDs raise `InvalidIdError`
@@ -16,7 +16,7 @@ import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -126,16 +126,32 @@ def _hash_column(keys: torch.Tensor, col: List[int]) -> torch.Tensor:
     return out + offset
 
 
+def premap_torch(keys: torch.Tensor, premap: torch.Tensor, bits: int, max_probe: int) -> torch.Tensor:
+    """The spec's pre-map on keys [n]: `premap` is a dense `KeyTable` [D] (value or -1; keys >= D - 1 read the -1
+    sentinel), its hash-layout slots [size, 2], or empty (no pre-map); keys it does not hold pass unchanged."""
+    if premap.numel() == 0:
+        return keys
+    if premap.dim() == 1:
+        mapped = premap.index_select(0, torch.clamp(keys, max=premap.shape[0] - 1))
+    else:
+        mapped = keytable_lookup_torch(keys, premap, bits, max_probe)
+    return torch.where(mapped >= 0, mapped, keys)
+
+
 def apply_spec_torch(
     keys: torch.Tensor, cols: List[List[int]], dense: torch.Tensor, slots: torch.Tensor, bits: int, max_probe: int,
-    where: str,
+    where: str, premap: Optional[torch.Tensor] = None, pre_bits: int = 0, pre_max_probe: int = 0,
 ) -> torch.Tensor:
     """Non-negative int64 keys [n] -> rows [n, len(cols)]; equals `ids.remap_spec.apply_spec`.
 
     dense: the spec's `fused_dense()` [num_lookup_columns, D], or [1, D] shared by every lookup column (the dense
     `KeyTable` itself, row or -1, when the fused table would be too large), or empty; slots: the hash-layout table
-    [size, 2] (used when `dense` is empty).
+    [size, 2] (used when `dense` is empty); premap (+ its probe bits and max_probe): the spec's pre-map, see
+    `premap_torch` (None or empty: none). Errors name the key given, before the pre-map.
     """
+    given = keys
+    if premap is not None:
+        keys = premap_torch(keys, premap, pre_bits, pre_max_probe)
     has_lookup = False
     for col in cols:
         if col[0] == 1:
@@ -162,7 +178,7 @@ def apply_spec_torch(
             if bool(miss.any()):
                 pos = int(torch.nonzero(miss).flatten()[0].item())
                 raise InvalidIdError(
-                    where + ": unseen ID " + str(int(keys[pos].item())) + " at position " + str(pos)
+                    where + ": unseen ID " + str(int(given[pos].item())) + " at position " + str(pos)
                     + " (oov='error'); fit on it or choose another OOV policy"
                 )
             outs.append(rows)
@@ -176,7 +192,7 @@ def apply_spec_torch(
 @torch.jit.unused
 def apply_spec_numpy(
     keys: torch.Tensor, cols: List[List[int]], dense: torch.Tensor, slots: torch.Tensor, bits: int, max_probe: int,
-    where: str,
+    where: str, premap: Optional[torch.Tensor] = None, pre_bits: int = 0, pre_max_probe: int = 0,
 ) -> torch.Tensor:
     """Eager CPU path: the numpy kernels (`ids.remap_spec.apply_columns`) on zero-copy views -> rows [n, len(cols)].
 
@@ -199,16 +215,20 @@ def apply_spec_numpy(
     fused = dense.numpy() if dense.numel() > 0 else None
     if fused is not None and fused.shape[0] == 1 and sum(c.lookup for c in columns) > 1:
         table, fused = KeyTable(dense=fused[0]), None          # one dense key table shared by the lookup columns
+    pre = None
+    if premap is not None and premap.numel() > 0:
+        pre = (KeyTable(dense=premap.numpy()) if premap.dim() == 1
+               else KeyTable(slots=premap.numpy(), bits=pre_bits, max_probe=pre_max_probe))
     flat = keys.numpy()
     n, k = flat.size, len(cols)
     threads = min(torch.get_num_threads(), n // MIN_CHUNK)
-    if threads >= 2 and _parallel_kernels_cover(columns, table, fused):
+    if threads >= 2 and _parallel_kernels_cover(columns, table, fused, pre):
         with kernel_threads(threads):
             if parallel_threads(n) > 1:       # the kernels' own parallel loops share torch's OpenMP threads
-                rows = remap_spec.apply_columns(flat, columns, table, fused, where)
+                rows = remap_spec.apply_columns(flat, columns, table, fused, where, premap=pre)
                 return torch.from_numpy(rows).view(n, k)
     if threads < 2:
-        rows = remap_spec.apply_columns(flat, columns, table, fused, where)
+        rows = remap_spec.apply_columns(flat, columns, table, fused, where, premap=pre)
         return torch.from_numpy(rows).view(n, k)
     out = np.empty((n, k), dtype=np.int64)
     step = max(MIN_CHUNK, -(-n // (threads * SPLIT)))
@@ -221,7 +241,8 @@ def apply_spec_numpy(
         while i < len(spans) and not errors:
             lo, hi = spans[i]
             try:
-                out[lo:hi] = remap_spec.apply_columns(flat[lo:hi], columns, table, fused, where).reshape(hi - lo, k)
+                out[lo:hi] = remap_spec.apply_columns(flat[lo:hi], columns, table, fused, where,
+                                                      premap=pre).reshape(hi - lo, k)
             except Exception as e:  # noqa: BLE001 - re-raised by the caller once no thread writes `out`
                 errors.append(e)
             i = next(taken)
@@ -233,15 +254,18 @@ def apply_spec_numpy(
         if not job.cancel():                                   # not started (pool busy elsewhere): nothing to wait for
             job.result()
     if errors:
-        remap_spec.apply_columns(flat, columns, table, fused, where)    # raises what one thread (`transform`) raises
+        remap_spec.apply_columns(flat, columns, table, fused, where, premap=pre)   # raises what `transform` raises
         raise errors[0]
     return torch.from_numpy(out)
 
 
-def _parallel_kernels_cover(columns: list, table, fused) -> bool:
-    """True when every column's work runs in a kernel with a parallel twin (universal hashing, the hash-layout key
-    table probe); other families (modulo, xxhash, quotient, dense-table takes) go through the thread pool."""
+def _parallel_kernels_cover(columns: list, table, fused, premap=None) -> bool:
+    """True when every column's work (and the pre-map's) runs in a kernel with a parallel twin (universal hashing,
+    the hash-layout key table probe); other families (modulo, xxhash, quotient, dense-table takes) go through the
+    thread pool."""
     if any(c.family not in ("universal", "error", "const") for c in columns):
+        return False
+    if premap is not None and premap.dense is not None:
         return False
     return not any(c.lookup for c in columns) or (fused is None and table is not None and table.dense is None)
 
@@ -274,9 +298,9 @@ os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 def remap_rows(
     keys: torch.Tensor, cols: List[List[int]], dense: torch.Tensor, slots: torch.Tensor, bits: int, max_probe: int,
-    where: str,
+    where: str, premap: Optional[torch.Tensor] = None, pre_bits: int = 0, pre_max_probe: int = 0,
 ) -> torch.Tensor:
     """Keys [n] -> rows [n, len(cols)]: numpy kernels in eager mode on CPU (fast), torch ops when scripted or on GPU."""
     if torch.jit.is_scripting() or keys.device.type != "cpu" or dense.device.type != "cpu":
-        return apply_spec_torch(keys, cols, dense, slots, bits, max_probe, where)
-    return apply_spec_numpy(keys, cols, dense, slots, bits, max_probe, where)
+        return apply_spec_torch(keys, cols, dense, slots, bits, max_probe, where, premap, pre_bits, pre_max_probe)
+    return apply_spec_numpy(keys, cols, dense, slots, bits, max_probe, where, premap, pre_bits, pre_max_probe)

@@ -3,10 +3,11 @@ SGD step (one spawn checks both; `tests/distributed/_mp.py` holds the harness).
 
 Every strategy family feeds one table of one MC-EBC: single-row (full with a shared OOV row, universal, xxhash,
 frequency), multi-row (double, qr, double_frequency), graphhash and double_graphhash (fitted on a planted graph),
-dedup and dedup+graphhash. Each rank gets its own batch. Checked for row-wise (TorchRec's MC sharder) and
-table-wise plans, with the DENSE kernel (KeyedOptimizerWrapper SGD) and the FUSED kernel (SGD applied in backward).
-The MC-EC (sequence tables: every single-row family) runs row-wise and table-wise on the FUSED kernel, the only one
-that shards an EmbeddingCollection on CPU.
+dedup, dedup+graphhash and dedup+double (a multi-row strategy behind the spec's pre-map). Each rank gets its own
+batch. Checked for row-wise (TorchRec's MC sharder) and table-wise plans, with the DENSE kernel
+(KeyedOptimizerWrapper SGD) and the FUSED kernel (SGD applied in backward). The MC-EC (sequence tables: every
+single-row family) runs row-wise and table-wise on the FUSED kernel, the only one that shards an EmbeddingCollection
+on CPU.
 
 Equivalence asserted, bit for bit: sharded outputs on rank r == unsharded model(batch_r); after one step the
 weights gathered from the shards == the unsharded weights after one torch.optim.SGD step (same lr) on
@@ -49,6 +50,7 @@ def tables():
         "dedup": create("dedup", duplicates=DUPLICATES).fit(np.arange(25)),
         "dedup_graphhash": create("dedup+graphhash", num_rows=7, duplicates=DUPLICATES, seed=0).fit(
             interactions=graph, side="item"),
+        "dedup_double": create("dedup+double", num_rows=19, duplicates=DUPLICATES, seed=6).fit(np.arange(25)),
     }.items()}     # table names get a prefix: a ModuleDict key may not shadow nn.Module.double
 
 
@@ -57,7 +59,8 @@ def batch(rank, tabs, n_rows=6):
     from torchrec.sparse.jagged_tensor import KeyedJaggedTensor
 
     hi = {"full": None, "universal": 5000, "xxhash": 5000, "frequency": 80, "double": 5000, "qr": 300,
-          "double_frequency": 100, "graphhash": 70, "double_graphhash": 50, "dedup": 25, "dedup_graphhash": 40}
+          "double_frequency": 100, "graphhash": 70, "double_graphhash": 50, "dedup": 25, "dedup_graphhash": 40,
+          "dedup_double": 25}
     rng = np.random.default_rng(100 + rank)
     values, lengths = [], []
     for name in tabs:

@@ -25,9 +25,12 @@ PROPS = settings(max_examples=12, deadline=None, derandomize=True,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
 DUPLICATES = [[3, 9], [9, 12], [40, 41], [2**40 + 1, 5]]
 TOP = 2**63 - 1
-#: every registered strategy, two compositions, and the keys it is fitted on: dense item indices of a planted
-#: graph (graph strategies need it) or sparse 64-bit keys (exact tables in hash layout)
-CASES = [(n, "graph") for n in strategy_names()] + [("dedup+graphhash", "graph"), ("dedup+frequency", "sparse")] + [
+#: every registered strategy, compositions behind dedup (single-row X: folded into X's table; multi-row X: the
+#: spec's pre-map), and the keys it is fitted on: dense item indices of a planted graph (graph strategies need
+#: it) or sparse 64-bit keys (exact tables in hash layout)
+COMPOSED = [("dedup+graphhash", "graph"), ("dedup+frequency", "sparse"), ("dedup+double_graphhash", "graph"),
+            ("dedup+double", "sparse"), ("dedup+double_frequency", "sparse"), ("dedup+qr", "sparse")]
+CASES = [(n, "graph") for n in strategy_names()] + COMPOSED + [
     (n, "sparse") for n in strategy_names() if not create(n).needs_interactions]
 
 
@@ -107,8 +110,8 @@ def test_rows_in_range_deterministic_and_every_path_equal(fitted, case, data):
         out = module(_jt(q, lengths))["t"]
         np.testing.assert_array_equal(out.values().numpy(), flat)
         assert out.lengths().tolist() == [n * k for n in lengths]
-    twin = torch_ops.apply_spec_torch(torch.from_numpy(q), mc._cols, mc._dense, mc._slots, mc._bits,
-                                      mc._max_probe, "t")                       # the GPU path, on CPU
+    twin = torch_ops.apply_spec_torch(torch.from_numpy(q), mc._cols, mc._dense, mc._slots, mc._bits,  # the GPU
+                                      mc._max_probe, "t", mc._premap, mc._pre_bits, mc._pre_max_probe)  # path, on CPU
     np.testing.assert_array_equal(twin.numpy().reshape(-1), flat)
 
 

@@ -56,6 +56,27 @@ def test_rows_identical_at_1_2_4_threads(name, kw, sparse, restore_threads):
     np.testing.assert_array_equal(rows[4], rows[1])
 
 
+@pytest.mark.parametrize("sparse", [True, False], ids=["hash-layout pre-map", "dense pre-map"])
+def test_dedup_premap_rows_identical_at_1_2_4_threads(sparse, restore_threads):
+    """dedup+double: the pre-map (member -> entity) runs before the columns in the kernels' own parallel loops
+    (hash layout) or in every span of the pool (dense); rows equal double(entity) at any thread count."""
+    from recsys_hash.ids.dedup import consolidate, entity_map
+
+    rng = np.random.default_rng(0)
+    vocab = np.unique(rng.integers(0, 2**40, 40_000)) if sparse else np.arange(40_000)
+    pairs = vocab[rng.permutation(vocab.size)[:6000]].reshape(-1, 2)
+    r = create("dedup+double", num_rows=50_000, duplicates=pairs, seed=7).fit(vocab)
+    assert (r.remap_spec().premap.dense is None) == sparse
+    queries = _batch(vocab, 1)
+    members, entities = entity_map(pairs)
+    expected = create("double", num_rows=50_000, seed=7).fit(vocab).transform(consolidate(queries, members, entities))
+    mc = RemapperMCModule(r, name="t")
+    feats = {"t": JaggedTensor(values=torch.from_numpy(queries), lengths=torch.tensor([N - 5, 5]))}
+    for t in (1, 2, 4):
+        torch.set_num_threads(t)
+        np.testing.assert_array_equal(mc(feats)["t"].values().numpy(), expected.reshape(-1))
+
+
 def test_large_batch_runs_on_every_torch_thread(monkeypatch, restore_threads):
     r = create("xxhash", num_rows=1000, seed=1).fit(np.arange(100))          # a family without a parallel kernel
     mc = RemapperMCModule(r, name="t")
