@@ -87,7 +87,9 @@ class DedupRemapper(SpecRemapper):
 
     def __init__(self, num_rows: Optional[int] = None, *, duplicates: Any = None, dedup_side: str = "item",
                  seed: int = 0, input_hash_size: Optional[int] = None, **params: Any):
-        super().__init__(num_rows, seed=seed, input_hash_size=input_hash_size)
+        # the next strategy judges the budget (graphhash takes a fraction of the vocabulary, others a count)
+        fraction = isinstance(num_rows, (float, np.floating)) and not isinstance(num_rows, bool)
+        super().__init__(None if fraction else num_rows, seed=seed, input_hash_size=input_hash_size)
         if dedup_side not in SIDES:
             raise ValueError(f"{self.name}: dedup_side must be 'user' or 'item', got {dedup_side!r}")
         inner = get_strategy(self.then)
@@ -102,6 +104,7 @@ class DedupRemapper(SpecRemapper):
             setattr(self, key, value)
         # the next strategy, unfitted: checks its parameters now and tells rows_per_id before fit
         self._template = inner(num_rows=num_rows, seed=seed, input_hash_size=input_hash_size, **params)
+        self.num_rows = self._template.num_rows if fraction else self.num_rows
         self.members_, self.entities_ = entity_map(np.zeros((0, 2), np.int64) if duplicates is None else duplicates)
         self.columns_: list[Column] = []
         self.combiner_, self.premap_ = "sum", False

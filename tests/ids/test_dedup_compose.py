@@ -198,3 +198,23 @@ def test_artifact_whose_columns_do_not_fit_the_strategy_is_refused(tmp_path):
     with pytest.raises(ArtifactError, match=r"inconsistent contents for strategy 'dedup\+double': 1 columns saved, "
                                             r"but double with these parameters maps each ID to 2 rows"):
         IdRemapper.load(bad)
+
+
+def test_dedup_graphhash_takes_a_fractional_budget_like_graphhash():
+    """graphhash takes num_rows as a fraction of the side's vocabulary; dedup+graphhash must take it too and give
+    the rows graphhash gives on the consolidated interactions."""
+    rng = np.random.default_rng(0)
+    user, item = rng.integers(0, 60, 900), rng.integers(0, 80, 900)
+    inter = Interactions(user=user, item=item, n_users=60, n_items=80)
+    pairs = np.array([[3, 9], [9, 12], [20, 21]])
+    dedup = create("dedup+graphhash", num_rows=0.25, duplicates=pairs, seed=0).fit(inter.item, interactions=inter,
+                                                                                 side="item")
+    merged = Interactions(user=user, item=consolidate(item, *entity_map(pairs)), n_users=60, n_items=80)
+    alone = create("graphhash", num_rows=0.25, seed=0).fit(merged.item, interactions=merged, side="item")
+    keys = np.arange(80)
+    np.testing.assert_array_equal(dedup.transform(keys), alone.transform(consolidate(keys, *entity_map(pairs))))
+    assert dedup.get_params()["num_rows"] == 0.25
+    with pytest.raises(ValueError, match="fractional num_rows must be in"):
+        create("dedup+graphhash", num_rows=1.5, duplicates=pairs)
+    with pytest.raises(ValueError, match="num_rows"):
+        create("dedup+frequency", num_rows=0.25, duplicates=pairs)
