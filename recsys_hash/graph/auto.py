@@ -32,6 +32,9 @@ from recsys_hash.graph.clustering import GraphClustering, cluster_bipartite
 AUTO_SHARES = (0.1, 0.25, 0.5, 1.0)
 #: Share of training edges carved for the choice, users scored, top-K of the score, rank of the scorer.
 AUTO_HOLDOUT, AUTO_USERS, AUTO_K, AUTO_RANK = 0.1, 2000, 20, 32
+#: Louvain tries per share: the count-resolution curve bends (steep at low resolution), so extrapolating from
+#: resolution 1 overshoots a small share and one interpolation can land on the same side again (ml-1m).
+AUTO_TRIES = 3
 
 
 def carve_edges(b: sp.csr_matrix, fraction: float, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -156,8 +159,8 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
     `auto` field records the choice (chosen share per side, resolution, every candidate's score).
 
     b: CSR [n_users, n_items] training graph; targets: side -> exact rows of that side's budget. Louvain runs on
-    the carved graph: at most `max_runs` (resolution 1, then up to two per share of `shares` until one lands
-    within 1.5x of shares x budget); then one on `b` at the winning resolution.
+    the carved graph: at most `max_runs` (resolution 1, then up to `AUTO_TRIES` per share of `shares` until one
+    lands within 1.5x of shares x budget); then one on `b` at the winning resolution.
     """
     from threadpoolctl import threadpool_limits
 
@@ -184,7 +187,7 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
         1.0: cluster_bipartite(fit, 1.0, backend=backend, seed=seed, threads=threads)}
     for share in sorted(shares):
         wanted = share * geo
-        for _ in range(2):
+        for _ in range(AUTO_TRIES):
             got = {r: count(c) for r, c in runs.items()}
             if len(runs) >= max_runs or min(abs(math.log(c / wanted)) for c in got.values()) <= math.log(1.5):
                 break
