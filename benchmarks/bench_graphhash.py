@@ -136,7 +136,8 @@ def auto_fit(train, repeats: int, plain_s: float, budget: float = 0.25) -> dict:
     auto = sides["user"].clustering_summary_["auto"]
     out = {"auto_budget": budget, "auto_fit_s": min(times), "auto_fit_ratio": min(times) / plain_s,
            "auto_cluster_share": auto["cluster_share"], "auto_resolution": auto["resolution"],
-           "auto_louvain_runs": auto["louvain_runs"], "auto_candidates": auto["candidates"]}
+           "auto_louvain_runs": auto["louvain_runs"], "auto_users_scored": auto["users_scored"],
+           "auto_candidates": auto["candidates"]}
     log(f"gowalla {budget:.0%} default (auto) fit: {out['auto_fit_s']:.2f}s = {out['auto_fit_ratio']:.2f}x one "
         f"plain Louvain run; share {auto['cluster_share']} at r={auto['resolution']} ({auto['louvain_runs']} runs)")
     return out

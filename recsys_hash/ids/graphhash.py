@@ -62,8 +62,9 @@ class GraphHash(IdRemapper):
             any shortfall of Louvain) become private rows of the highest-degree IDs (hot IDs learn their own
             embedding, the tail shares its cluster's). "auto" (default) chooses it on the training graph alone
             (`graph.auto.choose_clustering`: a few Louvain runs on 90% of the edges, each scored by the Recall@20 a
-            rank-32 scorer over its rows gets on the other 10%; chosen share, resolution and scores in
-            `clustering_summary_["auto"]`). A number in (0, 1] fixes it: measured with MF-BPR at 25%, 0.25 suits
+            rank-32 scorer over its rows gets on the other 10% for the lighter half of the users; the fewest
+            clusters within half a standard error of the best score win; chosen share, resolution and scores in
+            `clustering_summary_["auto"]`). A number in (0, 1] fixes it: measured with MF-BPR at 25%, 0.1 suits
             ml-1m (dense: high resolutions give near-random clusters), 1.0 (the paper's all-cluster rows) suits
             gowalla; see benchmarks/RESULTS.md. `resolution` is then the start of the budget search.
         max_search_runs / search_tol: Louvain runs allowed and relative count tolerance of the budget search.
