@@ -43,6 +43,8 @@ ENV_CACHE = "RECSYS_HASH_CACHE"
 EDGE_BYTES = 1 << 20
 #: rows per slice when a vocabulary is computed from the key files (a prefix of a cache)
 SLICE_ROWS = 1 << 20
+#: distinct values a SortedUnion keeps pending (unmerged) beyond the size of its union
+PENDING_MIN = 1 << 16
 
 
 def default_cache_dir() -> Path:
@@ -66,7 +68,7 @@ class SortedUnion:
         part = np.unique(values)
         self._pending.append(part)
         self._pending_size += part.size
-        if self._pending_size > max(self._union.size, SLICE_ROWS):
+        if self._pending_size > max(self._union.size, PENDING_MIN):
             self._fold()
 
     def _fold(self) -> None:
@@ -274,7 +276,7 @@ def _open(folder: Path, status: str, build_s: float) -> CriteoCache:
 
 
 def open_criteo_cache(path: str | os.PathLike, cache_dir: str | os.PathLike, max_rows: Optional[int] = None,
-                      chunk_rows: int = 1 << 18) -> CriteoCache:
+                      chunk_rows: int = 1 << 16) -> CriteoCache:
     """The cache of a Criteo-format file under `cache_dir`, built (streaming `chunk_rows` rows at a time) unless a
     valid one is there. With `max_rows`, a valid cache of the whole file serves as is (use its first rows); else a
     cache of the first `max_rows` rows is built. Raises what `read_criteo` raises for bad rows (file and line

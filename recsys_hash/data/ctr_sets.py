@@ -206,7 +206,7 @@ def _file_in(path: PathLike, suffixes: tuple[str, ...], name: str) -> Path:
 
 
 def load_criteo_ctr(path: PathLike, seed: int = 0, max_rows: Optional[int] = None,
-                    cache_dir: PathLike | None = None, chunk_rows: int = 1 << 18) -> CTRDataset:
+                    cache_dir: PathLike | None = None, chunk_rows: int = 1 << 16) -> CTRDataset:
     """A Criteo-format file (or the first .txt/.tsv/.csv in a folder): dense log1p(max(x, 0)), re-split 80/10/10;
     with `max_rows`, its first `max_rows` rows only (lines past them are never read).
 
