@@ -210,7 +210,8 @@ def load_criteo_ctr(path: PathLike, seed: int = 0, max_rows: Optional[int] = Non
     """A Criteo-format file (or the first .txt/.tsv/.csv in a folder): dense log1p(max(x, 0)), re-split 80/10/10;
     with `max_rows`, its first `max_rows` rows only (lines past them are never read).
 
-    cache_dir None: every row in memory (about 260 bytes a row, more while splitting: for samples and small files).
+    cache_dir None: every row in memory (a peak near 1 KB a row while coding and splitting: for samples and small
+    files).
     A folder: the file is parsed once, `chunk_rows` rows at a time, into an on-disk columnar cache there (reused
     while the file is unchanged, see `recsys_hash.data.ctr_cache`) and memory-mapped; the splits are index arrays
     and each batch or column is read from the maps. Same rows, codes, splits and batches as in memory.
