@@ -74,3 +74,18 @@ def test_audit_task_ctr_on_the_embedded_set(tmp_path):
     rows = {r["strategy"]: r for r in out["rows"]}
     assert rows["modulo"]["rows_user"] == 25 and rows["modulo"]["rows_item"] == 38 and 0.5 < rows["full"]["auc"] <= 1
     assert (tmp_path / "report.md").is_file()
+
+
+def test_train_ctr_on_a_criteo_file_builds_then_reuses_its_cache(tmp_path, write_criteo):
+    path = write_criteo(tmp_path / "day_0.tsv", n=600)
+    args = ["train-ctr", "--dataset", "criteo", "--dataset-path", str(path), "--cache-dir", str(tmp_path / "c"),
+            "--max-rows", "500", "--json", *FAST]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    out = _last_json(first.stdout)
+    assert out["n_train"] + out["n_valid"] + out["n_test"] == 500 and len(out["rows_by_feature"]) == 26
+    assert f"day_0.tsv (500 rows; cache built, " in out["split"] and str(tmp_path / "c") in out["split"]
+    again = _last_json(runner.invoke(app, args).stdout)
+    assert "(500 rows; cache reused: " in again["split"] and again["auc"] == out["auc"]
+    bad = runner.invoke(app, ["train-ctr", "--max-rows", "10", *FAST])
+    assert bad.exit_code == 1 and "max_rows applies to the criteo dataset only, not 'synthetic'" in bad.output

@@ -86,11 +86,19 @@ def take_ctr(frame: CTRFrame, index: np.ndarray, name: str | None = None) -> CTR
 def split_ctr(frame: CTRFrame, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
               names: Sequence[str] = ("train", "valid", "test")) -> dict[str, CTRFrame]:
     """Seeded random partition of the rows by `fractions` (summing to 1)."""
+    parts = split_indices(len(frame), fractions, seed, names)
+    return {n: take_ctr(frame, p, f"{frame.name}/{n}") for n, p in parts.items()}
+
+
+def split_indices(n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
+                  names: Sequence[str] = ("train", "valid", "test")) -> dict[str, np.ndarray]:
+    """`split_ctr`'s partition of rows 0..n-1: name -> sorted int64 row indices (a seeded permutation cut by
+    `fractions`), so a split of memory-mapped rows can be index arrays rather than copies."""
     if len(fractions) != len(names) or abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) < 0:
         raise ValueError(f"split_ctr: fractions must be {len(names)} non-negative numbers summing to 1, got {tuple(fractions)}")
-    perm = np.random.default_rng(seed).permutation(len(frame))
-    cuts = np.round(np.cumsum(fractions)[:-1] * len(frame)).astype(np.int64)
-    return {n: take_ctr(frame, np.sort(p), f"{frame.name}/{n}") for n, p in zip(names, np.split(perm, cuts))}
+    perm = np.random.default_rng(seed).permutation(n)
+    cuts = np.round(np.cumsum(fractions)[:-1] * n).astype(np.int64)
+    return {name: np.sort(p) for name, p in zip(names, np.split(perm, cuts))}
 
 
 _HEX = r"^[0-9a-fA-F]{1,15}$"   # at most 15 hex digits: the value is below 2^60
@@ -132,26 +140,35 @@ def _ctr_from_tokens(tok: pl.DataFrame, names: list[str], label_col: str, dense:
     for c in dense:  # missing dense values -> 0.0 (TorchRec's Criteo convention)
         filled = cols.select("line", "text", pl.when(pl.col(c).str.strip_chars() == "").then(pl.lit("0")).otherwise(pl.col(c)).alias(c))
         dense_cols.append(to_float(filled, c, label, f"a numeric value in dense column {c!r}"))
-    dense_arr = (np.stack(dense_cols, axis=1) if dense_cols else np.zeros((cols.height, 0))).astype(np.float32)
+    with np.errstate(over="ignore"):
+        dense_arr = (np.stack(dense_cols, axis=1) if dense_cols else np.zeros((cols.height, 0))).astype(np.float32)
+    if not np.isfinite(dense_arr).all():    # finite as float64, past float32's range (log1p would make it inf)
+        row, c = np.argwhere(~np.isfinite(dense_arr))[0]
+        line = cols.row(int(row), named=True)
+        raise DataFormatError(f"{label} line {line['line']}: expected a numeric value within float32 range in dense "
+                              f"column {dense[c]!r}, got {line[dense[c]]!r}")
     cats = {c: _categorical_keys(cols, c, label, hex_only) for c in categorical}
     return CTRFrame(categorical=cats, dense=dense_arr, dense_names=list(dense), labels=labels, name=name)
 
 
-def _line_chunks(path: Path, chunk_rows: int, skip: int) -> Iterator[pl.DataFrame]:
-    """(line, text) frames of at most `chunk_rows` non-blank lines, streamed; `skip` header lines dropped."""
+def _line_chunks(path: Path, chunk_rows: int, skip: int, max_rows: int | None = None) -> Iterator[pl.DataFrame]:
+    """(line, text) frames of at most `chunk_rows` non-blank lines, streamed; `skip` header lines dropped; no line
+    past the `max_rows`-th non-blank one is read."""
+    left = max_rows if max_rows is not None else -1
     with open(path, "r", encoding="utf-8-sig", errors="replace", newline="") as fh:
         first = 1
         for _ in range(skip):
             fh.readline()
             first += 1
-        while True:
-            block = list(itertools.islice(fh, chunk_rows))
+        while left != 0:
+            block = list(itertools.islice(fh, chunk_rows if left < 0 else min(chunk_rows, left)))
             if not block:
                 return
             frame = (pl.DataFrame({"text": block}).with_row_index("line", offset=first)
                      .with_columns(pl.col("line").cast(pl.Int64), pl.col("text").str.strip_chars_end("\r\n"))
                      .filter(pl.col("text").str.strip_chars() != ""))
             first += len(block)
+            left = left - frame.height if left > 0 else left
             if frame.height:
                 yield frame
 
@@ -170,8 +187,9 @@ def _criteo_layout(path: Path, label: str, sep: str | None) -> tuple[str, list[s
 
 def read_criteo(path: PathLike, chunk_rows: int | None = None, sep: str | None = None,
                 dense: Sequence[str] | None = None, categorical: Sequence[str] | None = None,
-                name: str | None = None) -> CTRFrame | Iterator[CTRFrame]:
-    """Criteo-format rows -> CTRFrame (or, with `chunk_rows`, an iterator of CTRFrames streamed from disk).
+                name: str | None = None, max_rows: int | None = None) -> CTRFrame | Iterator[CTRFrame]:
+    """Criteo-format rows -> CTRFrame (or, with `chunk_rows`, an iterator of CTRFrames streamed from disk); with
+    `max_rows`, only the first `max_rows` data rows (lines past them are never read).
 
     Accepts the original headerless TSV (label, 13 integer, 26 hex categorical columns) and CSV/TSV samples with
     a `label,I1..I13,C1..C26` header. Missing dense -> 0.0. Categorical keys follow one per-value rule, whatever
@@ -189,19 +207,29 @@ def read_criteo(path: PathLike, chunk_rows: int | None = None, sep: str | None =
     categorical = list(categorical) if categorical is not None else [c for c in names if c in CRITEO_CATEGORICAL]
     label_col = names[0]
 
+    if max_rows is not None and max_rows < 1:
+        raise ValueError(f"read_criteo: max_rows must be >= 1, got {max_rows}")
+
     def frames(rows: int) -> Iterator[CTRFrame]:
-        for lines in _line_chunks(path, rows, int(has_header)):
+        empty = True
+        for lines in _line_chunks(path, rows, int(has_header), max_rows):
+            empty = False
             yield _ctr_from_tokens(tokenize(lines, sep), names, label_col, dense, categorical, label, sep, label,
                                    hex_only=not has_header)
+        if empty:
+            raise DataFormatError(f"{label}: file has a header but no data rows (file: {path})")
 
     if chunk_rows is not None:
         if chunk_rows <= 0:
             raise ValueError(f"read_criteo: chunk_rows must be positive, got {chunk_rows}")
         return frames(chunk_rows)
     parts = list(frames(1 << 20))
-    if not parts:
-        raise DataFormatError(f"{label}: file has a header but no data rows (file: {path})")
     return parts[0] if len(parts) == 1 else concat_ctr(parts, name=label)
+
+
+def criteo_log1p(dense: np.ndarray) -> np.ndarray:
+    """Criteo's dense transform: log1p(max(x, 0)) as float32 (TorchRec's convention; negatives count as 0)."""
+    return np.log1p(np.maximum(dense, 0)).astype(np.float32)
 
 
 AVAZU_FILES = ("deepctr_avazu_sample.txt", "torchrechub_avazu_train_sample.csv",

@@ -4,7 +4,9 @@
     ml-100k    every rating as a row, label = rating >= 4; user, age bucket, gender, occupation, zip prefix,
                item, and the item's genres as a multi-valued field; re-split 80/10/10 (seeded)
     synthetic  the planted-cross generator (`planted_ctr`) with user/item/context/device fields (embedded default)
-    criteo     a Criteo-format file or folder given by path: dense log1p(max(x, 0)), 26 categorical fields
+    criteo     a Criteo-format file or folder given by path: dense log1p(max(x, 0)), 26 categorical fields; with a
+               cache_dir, parsed once into an on-disk columnar cache and memory-mapped (`recsys_hash.data.ctr_cache`):
+               splits are index arrays and batches are read from the maps, so memory does not grow with the rows
 
 Codes are assigned over all rows of the dataset (every split), so every strategy sees one vocabulary and a `full`
 table owns a row for every value; -1 (missing) stays -1 and becomes an empty bag.
@@ -18,7 +20,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from recsys_hash.data.ctr import concat_ctr, load_frappe, read_criteo, split_ctr
+from recsys_hash.data.ctr import concat_ctr, criteo_log1p, load_frappe, read_criteo, split_ctr, split_indices
+from recsys_hash.data.ctr_mapped import MappedCTRFrame
 from recsys_hash.data.jagged import gather_jagged
 from recsys_hash.data.types import CTRFrame
 
@@ -38,12 +41,13 @@ class CTRDataset:
     multi: key -> (source field, offsets int64 [vocab(source)+1], values int64): a multi-valued feature whose bag
     for a row is the jagged row of that row's source code (ML-100K: "genre" from "item").
     vocab: sparse feature (categorical field or multi key) -> number of codes.
+    Splits are CTRFrames in memory or, for a cached Criteo file, MappedCTRFrames (same attributes, read on access).
     """
 
     name: str
-    train: CTRFrame
-    valid: CTRFrame
-    test: CTRFrame
+    train: CTRFrame | MappedCTRFrame
+    valid: CTRFrame | MappedCTRFrame
+    test: CTRFrame | MappedCTRFrame
     vocab: dict[str, int]
     user_field: str
     item_field: str
@@ -59,7 +63,7 @@ class CTRDataset:
     def n_dense(self) -> int:
         return int(self.train.dense.shape[1])
 
-    def splits(self) -> dict[str, CTRFrame]:
+    def splits(self) -> dict[str, CTRFrame | MappedCTRFrame]:
         return {"train": self.train, "valid": self.valid, "test": self.test}
 
     def column(self, split: str, feature: str) -> np.ndarray:
@@ -77,6 +81,9 @@ class CTRDataset:
         from recsys_hash.data.batching import ctr_batch_to_kjt
 
         frame = self.splits()[split]
+        if isinstance(frame, MappedCTRFrame):          # read just these rows from the maps
+            frame = frame.take(index)
+            index = np.arange(len(frame))
         return ctr_batch_to_kjt(frame, index, list(frame.categorical), self.multi or None)
 
     def __post_init__(self) -> None:
@@ -84,11 +91,15 @@ class CTRDataset:
 
 
 def validate_ctr_dataset(data: CTRDataset) -> None:
-    """Raise ValueError on an empty split, labels outside {0, 1}, non-finite dense values or codes beyond vocab."""
+    """Raise ValueError on an empty split, labels outside {0, 1}, non-finite dense values or codes beyond vocab.
+    A memory-mapped split is only checked for rows: its cache checked labels and dense values chunk by chunk when it
+    was built (and checksums them on every load), and its codes are ranks in its vocabulary."""
     for split, frame in data.splits().items():
         where = f"{data.name}/{split}"
         if len(frame) == 0:
             raise ValueError(f"{where}: the split is empty (no rows to train or evaluate on)")
+        if isinstance(frame, MappedCTRFrame):
+            continue
         bad = np.flatnonzero((frame.labels != 0) & (frame.labels != 1))
         if bad.size:
             raise ValueError(f"{where}: labels must be 0 or 1, got {float(frame.labels[bad[0]])!r} at row {int(bad[0])}")
@@ -130,8 +141,11 @@ def _resplit(name: str, frame: CTRFrame, seed: int, user: str, item: str, note: 
     vocab.update(extra_vocab or {})
     parts = split_ctr(coded, (0.8, 0.1, 0.1), seed=seed)
     return CTRDataset(name=name, train=parts["train"], valid=parts["valid"], test=parts["test"], vocab=vocab,
-                      user_field=user, item_field=item, multi=dict(multi or {}),
-                      split_note=f"{note}; re-split 80/10/10 at random with seed {seed}")
+                      user_field=user, item_field=item, multi=dict(multi or {}), split_note=_split_note(note, seed))
+
+
+def _split_note(note: str, seed: int) -> str:
+    return f"{note}; re-split 80/10/10 at random with seed {seed}"
 
 
 def load_frappe_ctr(seed: int = 0, dataset_path: PathLike | None = None) -> CTRDataset:
@@ -191,25 +205,44 @@ def _file_in(path: PathLike, suffixes: tuple[str, ...], name: str) -> Path:
     return files[0]
 
 
-def load_criteo_ctr(path: PathLike, seed: int = 0, max_rows: Optional[int] = None) -> CTRDataset:
-    """A Criteo-format file (or the first .txt/.tsv/.csv in a folder): dense log1p(max(x, 0)), re-split 80/10/10."""
-    path = _file_in(path, (".txt", ".tsv", ".csv"), "criteo")
-    frames = []
-    n = 0
-    for chunk in read_criteo(path, chunk_rows=1 << 18):
-        frames.append(chunk)
-        n += len(chunk)
-        if max_rows is not None and n >= max_rows:
-            break
-    frame = concat_ctr(frames, name="criteo") if len(frames) > 1 else frames[0]
-    if max_rows is not None and len(frame) > max_rows:
-        from recsys_hash.data.ctr import take_ctr
+def load_criteo_ctr(path: PathLike, seed: int = 0, max_rows: Optional[int] = None,
+                    cache_dir: PathLike | None = None, chunk_rows: int = 1 << 16) -> CTRDataset:
+    """A Criteo-format file (or the first .txt/.tsv/.csv in a folder): dense log1p(max(x, 0)), re-split 80/10/10;
+    with `max_rows`, its first `max_rows` rows only (lines past them are never read).
 
-        frame = take_ctr(frame, np.arange(max_rows))
-    dense = np.log1p(np.maximum(frame.dense, 0)).astype(np.float32)
-    frame = CTRFrame(categorical=frame.categorical, dense=dense, dense_names=frame.dense_names, labels=frame.labels,
-                     name="criteo")
+    cache_dir None: every row in memory (a peak near 1 KB a row while coding and splitting: for samples and small
+    files).
+    A folder: the file is parsed once, `chunk_rows` rows at a time, into an on-disk columnar cache there (reused
+    while the file is unchanged, see `recsys_hash.data.ctr_cache`) and memory-mapped; the splits are index arrays
+    and each batch or column is read from the maps. Same rows, codes, splits and batches as in memory.
+    """
+    path = _file_in(path, (".txt", ".tsv", ".csv"), "criteo")
+    if max_rows is not None and max_rows < 1:
+        raise ValueError(f"criteo: max_rows must be >= 1, got {max_rows}")
+    if cache_dir is not None:
+        return _criteo_from_cache(path, seed, max_rows, cache_dir, chunk_rows)
+    parts = list(read_criteo(path, chunk_rows=chunk_rows, max_rows=max_rows))
+    frame = concat_ctr(parts, name="criteo") if len(parts) > 1 else parts[0]
+    frame = CTRFrame(categorical=frame.categorical, dense=criteo_log1p(frame.dense), dense_names=frame.dense_names,
+                     labels=frame.labels, name="criteo")
     return _resplit("criteo", frame, seed, "C1", "C2", f"{path.name} ({len(frame):,} rows)")
+
+
+def _criteo_from_cache(path: Path, seed: int, max_rows: Optional[int], cache_dir: PathLike,
+                       chunk_rows: int) -> CTRDataset:
+    from recsys_hash.data.ctr_cache import open_criteo_cache
+
+    cache = open_criteo_cache(path, cache_dir, max_rows, chunk_rows)
+    n = cache.n_rows if max_rows is None else min(max_rows, cache.n_rows)
+    vocab = cache.vocab(n)
+    keys = {c: cache.keys(c) for c in cache.categorical}
+    dense, labels = cache.dense(), cache.labels()
+    frames = {split: MappedCTRFrame(keys, vocab, dense, cache.dense_names, labels, rows, f"criteo/{split}")
+              for split, rows in split_indices(n, (0.8, 0.1, 0.1), seed).items()}
+    built = f", {cache.build_s:.1f} s" if cache.build_s else ""
+    note = f"{path.name} ({n:,} rows; cache {cache.status}{built}: {cache.folder})"
+    return CTRDataset(name="criteo", **frames, vocab={c: int(v.size) for c, v in vocab.items()}, user_field="C1",
+                      item_field="C2", split_note=_split_note(note, seed))
 
 
 def load_avazu_ctr(path: PathLike | None = None, seed: int = 0) -> CTRDataset:
@@ -230,9 +263,14 @@ def load_avazu_ctr(path: PathLike | None = None, seed: int = 0) -> CTRDataset:
     return _resplit("avazu", frame, seed, AVAZU_USER, AVAZU_ITEM, f"{note} ({len(frame):,} rows)")
 
 
-def load_ctr_dataset(name: Optional[str] = None, dataset_path: PathLike | None = None, seed: int = 0) -> CTRDataset:
-    """By name (see CTR_DATASETS; None -> synthetic); `dataset_path` reads a user's own folder in that format."""
+def load_ctr_dataset(name: Optional[str] = None, dataset_path: PathLike | None = None, seed: int = 0,
+                     cache_dir: PathLike | None = None, max_rows: Optional[int] = None) -> CTRDataset:
+    """By name (see CTR_DATASETS; None -> synthetic); `dataset_path` reads a user's own folder in that format.
+    criteo only: `cache_dir` (memory-mapped on-disk cache, see `load_criteo_ctr`; ignored by the other datasets)
+    and `max_rows` (the file's first rows)."""
     name = name or ("criteo" if dataset_path is not None else "synthetic")
+    if max_rows is not None and name != "criteo":
+        raise ValueError(f"max_rows applies to the criteo dataset only, not {name!r}")
     if name == "synthetic":
         return synthetic_ctr(seed)
     if name == "frappe":
@@ -242,7 +280,7 @@ def load_ctr_dataset(name: Optional[str] = None, dataset_path: PathLike | None =
     if name == "criteo":
         if dataset_path is None:
             raise ValueError("criteo: give --dataset-path FILE_OR_DIR (a Criteo-format TSV/CSV)")
-        return load_criteo_ctr(dataset_path, seed)
+        return load_criteo_ctr(dataset_path, seed, max_rows=max_rows, cache_dir=cache_dir)
     if name == "avazu":
         return load_avazu_ctr(dataset_path, seed)
     raise ValueError(f"unknown CTR dataset {name!r}; choose one of {', '.join(CTR_DATASETS)}")

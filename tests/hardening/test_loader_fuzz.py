@@ -93,6 +93,8 @@ CASES = {
                            + _criteo(1, "", "aa").replace("\t", ",") + "\n"}, lambda d: read_criteo(d / "c.csv")),
     "criteo-ctr-set": ({"day_0.tsv": "\n".join([_criteo(k % 2, str(k), f"{k:x}") for k in range(12)]) + "\n"},
                        lambda d: load_criteo_ctr(d)),
+    "criteo-ctr-cached": ({"day_0.tsv": "\n".join([_criteo(k % 2, str(k), f"{k:x}") for k in range(12)]) + "\n"},
+                          lambda d: load_criteo_ctr(d, cache_dir=d / ".cache")),
     "criteo-ctr-registry": ({"day_0.txt": "\n".join([_criteo(k % 2, str(k), f"{k:x}") for k in range(12)]) + "\n"},
                             lambda d: load_ctr_dataset("criteo", d)),
     "avazu": ({"a.csv": "id,click,hour,site_id,device_model\n7,0,14102100,1fbe01fe,iPhone 5\n8,1,14102101,00ff,\n"},
