@@ -82,11 +82,11 @@ def save_artifact(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarr
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
     return path
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     """Make a rename in `folder` durable (POSIX); where folders cannot be opened or synced, nothing more to do."""
     try:
         fd = os.open(folder, os.O_RDONLY)

@@ -89,3 +89,15 @@ def test_train_ctr_on_a_criteo_file_builds_then_reuses_its_cache(tmp_path, write
     assert "(500 rows; cache reused: " in again["split"] and again["auc"] == out["auc"]
     bad = runner.invoke(app, ["train-ctr", "--max-rows", "10", *FAST])
     assert bad.exit_code == 1 and "max_rows applies to the criteo dataset only, not 'synthetic'" in bad.output
+
+
+def test_audit_task_ctr_reads_a_criteo_file_through_the_cache(tmp_path, write_criteo, monkeypatch):
+    """audit --task ctr on a Criteo file takes the same bounded-memory path as train-ctr: the parsed cache."""
+    path = write_criteo(tmp_path / "day_0.tsv", n=400)
+    monkeypatch.setenv("RECSYS_HASH_CACHE", str(tmp_path / "cache"))
+    res = runner.invoke(app, ["audit", "--task", "ctr", "--dataset", "criteo", "--dataset-path", str(path),
+                              "--strategies", "modulo", "--budgets", "0.25", "--dim", "4", "--epochs", "1",
+                              "--out", str(tmp_path / "out"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert {r["strategy"] for r in _last_json(res.stdout)["rows"]} == {"full", "modulo"}
+    assert list((tmp_path / "cache").glob("*/meta.json")), "the audit did not build the Criteo cache"

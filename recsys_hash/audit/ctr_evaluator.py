@@ -84,6 +84,9 @@ def make_ctr_evaluator(dataset: Optional[str], dataset_path: Optional[Path], mod
                        epochs: Optional[int] = None, **options: Any) -> CTREvaluator:
     """The CTR evaluator for frappe / ml-100k / criteo (path) or, with neither, the embedded synthetic CTR set.
     `options` go to `CTREvaluator` (params, on_epoch)."""
+    from recsys_hash.data.ctr_cache import default_cache_dir
     from recsys_hash.data.ctr_sets import load_ctr_dataset
 
-    return CTREvaluator(load_ctr_dataset(dataset, dataset_path, seed=0), model=model, epochs=epochs, **options)
+    # criteo goes through the memory-mapped cache as in train-ctr (the other datasets ignore cache_dir)
+    data = load_ctr_dataset(dataset, dataset_path, seed=0, cache_dir=default_cache_dir())
+    return CTREvaluator(data, model=model, epochs=epochs, **options)

@@ -32,7 +32,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from recsys_hash.artifacts import _fsync_folder
+from recsys_hash.artifacts import fsync_folder
 from recsys_hash.data.ctr import criteo_log1p, read_criteo
 from recsys_hash.errors import ArtifactError, DataFormatError, DatasetNotFoundError
 
@@ -238,7 +238,7 @@ def _write_columns(source: Path, tmp: Path, identity: dict[str, Any], max_rows: 
         json.dump(meta, fh, indent=1)
         fh.flush()
         os.fsync(fh.fileno())
-    _fsync_folder(tmp)
+    fsync_folder(tmp)
 
 
 def _build(source: Path, root: Path, folder: Path, identity: dict[str, Any], max_rows: Optional[int],
@@ -259,7 +259,7 @@ def _build(source: Path, root: Path, folder: Path, identity: dict[str, Any], max
             folder.unlink()
         os.replace(tmp, folder)
         tmp = None
-        _fsync_folder(root)
+        fsync_folder(root)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
