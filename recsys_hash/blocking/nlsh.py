@@ -23,9 +23,6 @@ from recsys_hash.blocking.serialize import record_ids
 from recsys_hash.blocking.train import TrainConfig, positive_rows, train_nlsh
 
 INDEXES = ("exact", "simhash")
-#: default share of the train split's matches held out to pick the char-n-gram encoder's epoch count (MiniLM:
-#: None, i.e. `epochs` on all; its epochs cost minutes on CPU)
-VALIDATION = 0.2
 
 
 @register_blocker
@@ -36,12 +33,12 @@ class NLSHBlocker(KnnBlocker):
         encoder: "charngram" (TF-IDF char-n-gram bag -> learned table; seconds on CPU) or "minilm" (fine-tuned
             all-MiniLM-L6-v2; needs the `nlsh` extra).
         epochs, lr, batch_size, radius, c, hard_k, weight_decay: training (see `train.TrainConfig`); epochs=0:
-            untrained. With `validation`, `epochs` is the most tried: see below.
-        validation, patience: a seeded `validation` share of the train split's matches is held out of a first
-            training whose per-epoch PC@1..10 on them picks the epoch count (best mean; stop after `patience` epochs
-            without a gain); the final encoder trains that many epochs on the whole train split (`epochs_`,
-            `epoch_validation_`). validation=None: `epochs` epochs on the whole train split, no selection. Default
-            ("default"): 0.2 with the char-n-gram encoder, None with MiniLM.
+            untrained (defaults: char-n-gram 10 epochs at lr 5e-2, MiniLM 2 at 3e-5; weight_decay 0).
+        select_epochs, validation, patience: select_epochs=True holds a seeded `validation` share of the train
+            split's matches out of a first training whose per-epoch PC@1..10 on them picks the epoch count (best
+            mean, at most `epochs`; stop after `patience` epochs without a gain); the final encoder trains that many
+            epochs on the whole train split (`epochs_`, `epoch_validation_`). Off by default: on Abt-Buy and
+            Amazon-Google it stops at 2 epochs and held-out PC@1 drops (benchmarks/RESULTS.md, bench_blocking).
         index: "exact" (torch matmul / faiss) or "simhash" (`tables` x `bits`, multi-probe).
         tables, bits: the SimHash index's L and b: integers, or "auto" (default): b is the smallest whose self-probe
             estimate of the scored fraction on tableA is <= `target_fraction`, L keeps recall (see `SimHashIndex`);
@@ -57,19 +54,16 @@ class NLSHBlocker(KnnBlocker):
                  dim: int = 256, epochs: Optional[int] = None, lr: Optional[float] = None, batch_size: int = 64,
                  radius: float = 0.6, c: float = 1.5, hard_k: int = 10, index: str = "exact", tables="auto",
                  bits="auto", max_length: int = 128, learn: str = "weights", progress: bool = True,
-                 target_fraction: float = 0.15, validation="default", patience: Optional[int] = 3,
-                 weight_decay: float = 0.0):
+                 target_fraction: float = 0.15, select_epochs: bool = False, validation: float = 0.2,
+                 patience: Optional[int] = 5, weight_decay: float = 0.0):
         super().__init__(attributes, style, seed)
         self.learn = learn
         self.encoder = encoder or self.default_encoder
         if index not in INDEXES:
             raise ValueError(f"{self.name}: index must be one of {INDEXES}, got {index!r}")
-        if isinstance(validation, str) and validation == "default":
-            validation = None if self.encoder == "minilm" else VALIDATION
-        if validation is not None and (isinstance(validation, bool) or not isinstance(validation, (int, float))
-                                       or not 0 < validation < 1):
+        if isinstance(validation, bool) or not isinstance(validation, (int, float)) or not 0 < validation < 1:
             raise ValueError(f"{self.name}: validation must be a share in (0, 1), got {validation!r}")
-        self.validation = None if validation is None else float(validation)
+        self.validation, self.select_epochs = float(validation), bool(select_epochs)
         minilm = self.encoder == "minilm"
         self.config = TrainConfig(epochs=(2 if minilm else 10) if epochs is None else int(epochs),
                                   batch_size=batch_size, lr=(3e-5 if minilm else 5e-2) if lr is None else lr,
@@ -88,8 +82,8 @@ class NLSHBlocker(KnnBlocker):
                 raise ValueError(f"{self.name}: training needs table_b= (the table the train pairs' rtable_id name)")
             pos_a, pos_b = positive_rows(train, self.ids_a_, record_ids(table_b, "tableB"))
             texts_b = self.texts(table_b, "tableB")
-            if self.validation is not None:
-                self._choose_epochs(vec, texts_a, texts_b, pos_a, pos_b)
+            if self.select_epochs or self._needs_validation():
+                self._validation_run(vec, texts_a, texts_b, pos_a, pos_b)
             self.encoder_ = self._new_encoder(vec)
             if self.epochs_ > 0:
                 cfg = replace(self.config, epochs=self.epochs_)
@@ -105,26 +99,33 @@ class NLSHBlocker(KnnBlocker):
         return make_encoder(self.encoder, vec, dim=self.dim, seed=self.seed, max_length=self.max_length,
                             learn=self.learn)
 
-    def _choose_epochs(self, vec, texts_a, texts_b, pos_a, pos_b) -> None:
-        """Train without a seeded `validation` share of the train split's matches, tracking their PC@1..10 per
-        epoch; the best epoch (`epochs_`, `epoch_validation_`) is the count the final model trains for on the whole
-        train split. Only the train split is read."""
+    def _needs_validation(self) -> bool:
+        """Whether fitting needs the validation run even without select_epochs (the hybrid's weight='auto')."""
+        return False
+
+    def _validation_run(self, vec, texts_a, texts_b, pos_a, pos_b) -> None:
+        """Train without a seeded `validation` share of the train split's matches; with select_epochs, track their
+        PC@1..10 per epoch, and the best epoch (`epochs_`, `epoch_validation_`) is the count the final model trains
+        for on the whole train split. Only the train split is read."""
         held = np.random.default_rng(self.seed).random(pos_a.size) < self.validation
         if held.all() or not held.any():
             raise ValueError(f"{self.name}: validation={self.validation} holds out {self.validation:.0%} of the train "
-                             f"split's {pos_a.size} matches for validation: too few to split (validation=None "
-                             "trains on all of them for `epochs`)")
+                             f"split's {pos_a.size} matches for validation: too few to split (select_epochs=False "
+                             "trains on all of them)")
         self.encoder_ = self._new_encoder(vec)
+        val = (pos_a[held], pos_b[held])
         log = train_nlsh(self.encoder_, texts_a, texts_b, pos_a[~held], pos_b[~held], self.config,
-                         desc=f"{self.name} ({self.encoder}, validation)", val=(pos_a[held], pos_b[held]))
-        self.epochs_ = log.best_epoch
-        self.epoch_validation_ = {"pairs": int(held.sum()), "share": self.validation, "best_epoch": log.best_epoch,
-                                  "max_epochs": self.config.epochs, "patience": self.config.patience,
-                                  "pc_1_10": [[round(v, 6) for v in row] for row in log.val_pc]}
-        self._validated(texts_a, texts_b, pos_a[held], pos_b[held])
+                         desc=f"{self.name} ({self.encoder}, validation)", val=val if self.select_epochs else None)
+        if self.select_epochs:
+            self.epochs_ = log.best_epoch
+            self.epoch_validation_ = {"pairs": int(held.sum()), "share": self.validation, "best_epoch": log.best_epoch,
+                                      "max_epochs": self.config.epochs, "patience": self.config.patience,
+                                      "pc_1_10": [[round(v, 6) for v in row] for row in log.val_pc]}
+        self._validated(texts_a, texts_b, *val)
 
     def _validated(self, texts_a, texts_b, val_a, val_b) -> None:
-        """Hook: runs with `encoder_` at the validation run's best epoch (the hybrid picks its weight here)."""
+        """Hook: runs with `encoder_` as the validation run left it (at its best epoch with select_epochs); the
+        hybrid picks its weight here."""
 
     def _simhash(self) -> SimHashIndex:
         return SimHashIndex(tables=self.tables, bits=self.bits, seed=self.seed, target_fraction=self.target_fraction)
@@ -195,11 +196,12 @@ class HybridBlocker(NLSHBlocker):
         self.tfidf_.ids_a_ = self.ids_a_
         self.tfidf_._fit(texts_a, context)
         self.weight_, self.validation_ = self.weight, None
-        if self.weight == "auto" and (train is None or table_b is None or self.config.epochs == 0
-                                      or self.validation is None):
-            raise ValueError(f"{self.name}: weight='auto' needs training (epochs > 0), train= and table_b=, and a "
-                             "validation share")
+        if self.weight == "auto" and (train is None or table_b is None or self.config.epochs == 0):
+            raise ValueError(f"{self.name}: weight='auto' needs training (epochs > 0), train= and table_b=")
         super()._fit(texts_a, context, train=train, table_b=table_b)
+
+    def _needs_validation(self) -> bool:
+        return self.weight == "auto"
 
     def _validated(self, texts_a, texts_b, val_a, val_b) -> None:
         """weight='auto': with NLSH at the validation run's best epoch, pick the weight on the held-out matches."""

@@ -89,24 +89,24 @@ def test_blocker_refits_the_chosen_epoch_count_on_the_whole_train_split(er):
 
     fit = dict(context=[er.table_b], train=er.train, table_b=er.table_b)
     params = dict(dim=32, epochs=6, lr=0.2, progress=False)
-    chosen = make_blocker("nlsh", validation=0.25, **params).fit(er.table_a, **fit)
+    chosen = make_blocker("nlsh", select_epochs=True, validation=0.25, **params).fit(er.table_a, **fit)
     val = chosen.epoch_validation_
     n_pos = er.train.filter(pl.col("label") == 1).height
     assert val["pairs"] == int((np.random.default_rng(0).random(n_pos) < 0.25).sum()) and val["share"] == 0.25
     assert chosen.epochs_ == val["best_epoch"] == int(np.argmax([np.mean(r) for r in val["pc_1_10"]]))
     assert len(chosen.losses_) == chosen.epochs_
-    plain = make_blocker("nlsh", validation=None, **{**params, "epochs": chosen.epochs_}).fit(er.table_a, **fit)
+    plain = make_blocker("nlsh", **{**params, "epochs": chosen.epochs_}).fit(er.table_a, **fit)     # no selection
     assert plain.epoch_validation_ is None and plain.epochs_ == chosen.epochs_
     assert np.array_equal(chosen.candidates(er.table_b, 3), plain.candidates(er.table_b, 3))
     # the selection reads the train split only: poisoned held-out gold and flipped valid/test labels change nothing
-    res = evaluate_blocker(er, "nlsh", [1], validation=0.25, **params)
+    res = evaluate_blocker(er, "nlsh", [1], select_epochs=True, validation=0.25, **params)
     _, held, _ = train_split(er, 0)
     is_held = (er.gold[:, None, :] == held[None, :, :]).all(axis=2).any(axis=1)
     gold = er.gold.copy()
     gold[is_held, 1] = np.random.default_rng(7).choice(er.table_b["id"].to_numpy(), size=int(is_held.sum()))
     flip = lambda t: t.with_columns(1 - pl.col("label"))                       # noqa: E731
     poisoned = evaluate_blocker(replace(er, gold=gold, valid=flip(er.valid), test=flip(er.test)), "nlsh", [1],
-                                validation=0.25, **params)
+                                select_epochs=True, validation=0.25, **params)
     assert poisoned["epoch_validation"] == res["epoch_validation"] == val
 
 
@@ -115,6 +115,13 @@ def test_blocker_validation_bad_input(er):
         make_blocker("nlsh", validation=0)
     one = er.train.filter(pl.col("label") == 1).head(1)
     with pytest.raises(ValueError, match=r"nlsh: validation=0.2 holds out 20% of the train split's 1 matches for "
-                                         r"validation: too few to split \(validation=None trains on all"):
-        make_blocker("nlsh", epochs=1, dim=16, progress=False).fit(er.table_a, context=[er.table_b], train=one,
+                                         r"validation: too few to split \(select_epochs=False trains"):
+        make_blocker("nlsh", select_epochs=True, epochs=1, dim=16, progress=False).fit(er.table_a, context=[er.table_b], train=one,
                                                                    table_b=er.table_b)
+
+
+def test_epoch_selection_is_off_by_default():
+    for name in ("nlsh", "hybrid", "nlsh_minilm"):
+        b = make_blocker(name)
+        assert (b.select_epochs, b.validation, b.config.weight_decay) == (False, 0.2, 0.0)
+    assert make_blocker("nlsh").config.epochs == 10
