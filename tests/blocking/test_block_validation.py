@@ -125,3 +125,12 @@ def test_epoch_selection_is_off_by_default():
         b = make_blocker(name)
         assert (b.select_epochs, b.validation, b.config.weight_decay) == (False, 0.2, 0.0)
     assert make_blocker("nlsh").config.epochs == 10
+
+
+def test_hybrid_selects_epochs_and_its_auto_weight_on_the_same_slice(er):
+    from recsys_hash.blocking.fusion import WEIGHT_GRID
+
+    h = make_blocker("hybrid", select_epochs=True, weight="auto", dim=32, epochs=4, lr=0.2, progress=False).fit(
+        er.table_a, context=[er.table_b], train=er.train, table_b=er.table_b)
+    assert h.validation_["pairs"] == h.epoch_validation_["pairs"] > 0 and h.weight_ in WEIGHT_GRID
+    assert len(h.losses_) == h.epochs_ == h.epoch_validation_["best_epoch"]
