@@ -37,9 +37,9 @@ def block_cmd(
     weight: Optional[str] = typer.Option(None, "--weight", help="hybrid: the NLSH cosine's weight, a number >= 0 "
                                          "(default 1; 0 = TF-IDF alone) or auto (chosen on a slice of the train "
                                          "split's matches)."),
-    fusion: Optional[str] = typer.Option(None, "--fusion", help="hybrid: rank (default: the fused ranking "
-                                         "rank-merged with TF-IDF's, never below TF-IDF) | score (the fused score's "
-                                         "top-k)."),
+    fusion: Optional[str] = typer.Option(None, "--fusion", help="hybrid: rank (default: the fused and "
+                                         "the TF-IDF rankings read in turn, so the top-k holds TF-IDF's top "
+                                         "floor(k/2)) | score (the fused score's top-k)."),
     threshold: float = typer.Option(0.1, "--threshold", help="minhash: the LSH Jaccard threshold."),
     gold: str = typer.Option("splits", "--gold", help="splits (all labelled positives) | full (matches_full_gold.csv)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the candidate pairs here (CSV ltable_id,rtable_id)."),
