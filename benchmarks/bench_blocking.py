@@ -1,7 +1,8 @@
 """Entity blocking on the ER benchmarks, and the effect of consolidating duplicate IDs on retrieval.
 
     python benchmarks/bench_blocking.py [--datasets abt_buy,amazon_google,dblp_acm,febrl4]
-        [--methods tfidf,minhash,minilm,nlsh,hybrid] [--hybrid-weight W|auto] [--simhash] [--consolidation]
+        [--methods tfidf,minhash,minilm,nlsh,hybrid] [--hybrid-weight W|auto] [--select-epochs] [--simhash]
+        [--consolidation]
         [--quick] [--json] [--out FILE]
 
 Blocking (RECSYS_HASH_DATA): tableB queries tableA, gold = all labelled positives, supervised methods train on the
@@ -40,6 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--minhash-thresholds", default="0.1,0.2,0.3,0.5")
     p.add_argument("--hybrid-weight", default=None,
                    help="hybrid: the neural part's weight, a number or 'auto' (chosen on the train split; default 1)")
+    p.add_argument("--select-epochs", action="store_true",
+                   help="nlsh / hybrid: pick the epoch count on a seeded 20%% slice of the train split's matches")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--simhash", action="store_true", help="NLSH SimHash index vs exact top-k")
     p.add_argument("--simhash-tables", default="auto", help="--simhash: tables L, an integer or auto")
@@ -76,6 +79,8 @@ def blocking(args) -> list[dict]:
                         f"({res['fit_s'] + res['query_s']:.1f}s)")
                 continue
             extra = {"progress": False} if method in ("minilm", "nlsh", "nlsh_minilm", "hybrid") else {}
+            if args.select_epochs and method in ("nlsh", "nlsh_minilm", "hybrid"):
+                extra["select_epochs"] = True
             if method == "hybrid" and args.hybrid_weight is not None:
                 extra["weight"] = args.hybrid_weight if args.hybrid_weight == "auto" else float(args.hybrid_weight)
             ks = [k for k in KS if k <= 10] if method == "sorted_neighbourhood" else KS
@@ -84,7 +89,8 @@ def blocking(args) -> list[dict]:
             pcs = " ".join(f"@{k} {res['by_k'][str(k)]['pc']:.3f}" for k in TABLE_KS)
             log(f"{name:14s} {method:12s} PC {pcs}  k(PC>=.97)={res['k_for_pc_0.97']}  "
                 f"pc_test@1 {res['by_k']['1']['pc_test']:.3f}  fit {res['fit_s']:.1f}s query {res['query_s']:.1f}s"
-                + (f"  weight {res['weight']}" if "weight" in res else ""))
+                + (f"  weight {res['weight']}" if "weight" in res else "")
+                + (f"  epochs {res['epochs']}" if "epochs" in res else ""))
     return rows
 
 

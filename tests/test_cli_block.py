@@ -103,3 +103,40 @@ def test_block_simhash_reports_the_chosen_index(magellan):
     fixed = _last_json(runner.invoke(app, base + ["--tables", "8", "--bits", "6", "--no-progress"]))
     assert (fixed["tables"], fixed["bits"], fixed["estimated_fraction"], fixed["target_fraction"]) == (8, 6, None, None)
 
+
+
+@pytest.mark.parametrize("flags,params", [
+    (["--weight", "0.5"], {"weight": 0.5}),
+    (["--weight", "2", "--fusion", "score"], {"weight": 2.0, "fusion": "score"}),
+    (["--weight", "auto"], {"weight": "auto"}),
+])
+def test_block_hybrid_weight_and_fusion(magellan, flags, params):
+    res = runner.invoke(app, ["block", "--dataset-path", str(magellan), "--method", "hybrid", "--k", "2", "--epochs",
+                              "2", "--no-progress", "--json", *flags])
+    out = _last_json(res)
+    er = read_magellan(magellan, magellan.name)
+    expect = evaluate_blocker(er, "hybrid", [2], seed=0, epochs=2, progress=False, **params)
+    assert out["weight"] == expect["weight"]
+    assert out["weight_validation"] == json.loads(json.dumps(expect["weight_validation"]))   # JSON: keys are text
+    assert (out["pc"], out["pc_test"]) == (expect["by_k"]["2"]["pc"], expect["by_k"]["2"]["pc_test"])
+    if params["weight"] == "auto":
+        assert out["weight_validation"]["pairs"] > 0 and str(out["weight"]) in out["weight_validation"]["mean_pc_1_10"]
+
+
+def test_block_help_names_the_hybrid_options():
+    res = runner.invoke(app, ["block", "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    assert "--weight" in res.stdout and "--fusion" in res.stdout and "rank-merged" in res.stdout
+    assert "score fusion" not in res.stdout
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--weight", "0.5"], "--weight: only for --method hybrid"),
+    (["--method", "nlsh", "--fusion", "score"], "--fusion: only for --method hybrid"),
+    (["--method", "tfidf", "--weight", "1", "--fusion", "rank"], "--weight, --fusion: only for --method hybrid"),
+    (["--method", "hybrid", "--weight", "heavy"], "--weight must be a number >= 0 or auto, got 'heavy'"),
+    (["--method", "hybrid", "--weight", "-1"], "hybrid: weight must be a finite number >= 0 (or 'auto'), got -1.0"),
+    (["--method", "hybrid", "--fusion", "max"], "hybrid: fusion must be one of ('rank', 'score'), got 'max'"),
+])
+def test_block_hybrid_options_bad_input(magellan, args, fragment):
+    _one_error(runner.invoke(app, ["block", "--dataset-path", str(magellan), *args, "--json"]), fragment)

@@ -19,7 +19,7 @@ def block_cmd(
     dataset_path: Optional[Path] = typer.Option(None, "--dataset-path", help="A folder in the Magellan layout "
                                                 "(tableA.csv, tableB.csv, train/valid/test.csv)."),
     method: str = typer.Option("nlsh", "--method", help="tfidf | minhash | sorted_neighbourhood | minilm | nlsh | "
-                               "nlsh_minilm | hybrid (TF-IDF + NLSH char-n-gram score fusion)."),
+                               "nlsh_minilm | hybrid (TF-IDF + weight x NLSH char-n-gram cosine, rank-merged with the TF-IDF ranking)."),
     k: int = typer.Option(5, "--k", help="Candidates per tableB record (minhash: best k of the LSH's; sorted "
                           "neighbourhood: window 2k+1)."),
     seed: str = opt.seed_option(plural=False),
@@ -34,6 +34,12 @@ def block_cmd(
     target_fraction: Optional[float] = typer.Option(None, "--target-fraction", help="--index simhash with --bits "
                                                     "auto: share of the pairs to score at most (default 0.15)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="NLSH training epochs (default: the method's)."),
+    weight: Optional[str] = typer.Option(None, "--weight", help="hybrid: the NLSH cosine's weight, a number >= 0 "
+                                         "(default 1; 0 = TF-IDF alone) or auto (chosen on a slice of the train "
+                                         "split's matches)."),
+    fusion: Optional[str] = typer.Option(None, "--fusion", help="hybrid: rank (default: the fused and "
+                                         "the TF-IDF rankings read in turn, so the top-k holds TF-IDF's top "
+                                         "floor(k/2)) | score (the fused score's top-k)."),
     threshold: float = typer.Option(0.1, "--threshold", help="minhash: the LSH Jaccard threshold."),
     gold: str = typer.Option("splits", "--gold", help="splits (all labelled positives) | full (matches_full_gold.csv)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the candidate pairs here (CSV ltable_id,rtable_id)."),
@@ -66,6 +72,7 @@ def block_cmd(
             if epochs is not None and method != "minilm":
                 params["epochs"] = epochs
         params.update(_simhash_params(method, params.get("index"), tables, bits, target_fraction))
+        params.update(_hybrid_params(method, weight, fusion))
         if method == "minhash":
             params["threshold"] = threshold
         if dataset is not None:
@@ -114,6 +121,19 @@ def _simhash_params(method: str, index: Optional[str], tables: Optional[str], bi
                 given[key] = int(given[key])
             except ValueError:
                 raise ValueError(f"--{key} must be an integer or auto, got {given[key]!r}") from None
+    return given
+
+
+def _hybrid_params(method: str, weight: Optional[str], fusion: Optional[str]) -> dict:
+    """--weight ("auto" or a number) and --fusion, which only the hybrid reads (the blocker checks the values)."""
+    given = {key: v for key, v in (("weight", weight), ("fusion", fusion)) if v is not None}
+    if given and method != "hybrid":
+        raise ValueError(f"{', '.join('--' + key for key in given)}: only for --method hybrid")
+    if "weight" in given and given["weight"] != "auto":
+        try:
+            given["weight"] = float(given["weight"])
+        except ValueError:
+            raise ValueError(f"--weight must be a number >= 0 or auto, got {given['weight']!r}") from None
     return given
 
 
