@@ -163,7 +163,8 @@ def quality(args) -> dict:
         for seed in seeds:
             if name == "synthetic":
                 users, seq_max, items = (int(x) for x in args.synthetic.split(","))
-                data = synthetic_seq_ctr(seed=seed, n_users=users, max_len=args.max_len or seq_max, n_items=items)
+                data = synthetic_seq_ctr(seed=seed, n_users=users, max_len=args.max_len or seq_max, n_items=items,
+                                         seq_max=seq_max)
             else:
                 data = load_seq_dataset(name, max_len=args.max_len, seed=seed)
             for module in modules:
