@@ -115,7 +115,7 @@ def training(reps: int) -> dict:
         r = {"dot_ms": 1e3 * timed(lambda: dot(seq, t), reps),
              "sdim_ms": 1e3 * timed(lambda: sdim(seq, t), reps),
              "twin_ms": 1e3 * timed(lambda: twin(seq, t), reps),
-             "dare_ms": 1e3 * timed(lambda: dare(seq_att, t_att, seq.values, t), reps),
+             "dare_ms": 1e3 * timed(lambda: dare(seq_att, t_att, seq.values), reps),
              "twin_search_ms": 1e3 * timed(lambda: topk_search(JaggedSeq.of(table[ids], lengths), t, K), reps),
              "dare_search_ms": 1e3 * timed(lambda: topk_search(JaggedSeq.of(table_att[ids], lengths), t_att, K), reps),
              "twin_search_no_lookup_ms": 1e3 * timed(lambda: topk_search(seq, t, K), reps),
