@@ -21,7 +21,8 @@ AdamW 1e-3, --batch-size (1,024), --epochs with early stopping on valid AUC afte
 GAUC / logloss per dataset, module and seed; the summary gives mean ± std over seeds and the paired (same-seed)
 differences sdim - din, dare - twin, sdim_decoupled - sdim. DIN is trained with its folded first layer, exact (the
 same values and gradients as the straightforward MLP, tested), run on the real behaviours only. The synthetic set is
-`synthetic_seq_ctr` with --synthetic USERS,SEQ_MAX,ITEMS.
+`synthetic_seq_ctr` with --synthetic USERS,SEQ_MAX,ITEMS (--max-len, if given, caps its histories to the most recent
+behaviours of the same generated set).
 """
 from __future__ import annotations
 
