@@ -21,7 +21,8 @@ AdamW 1e-3, --batch-size (1,024), --epochs with early stopping on valid AUC afte
 GAUC / logloss per dataset, module and seed; the summary gives mean ± std over seeds and the paired (same-seed)
 differences sdim - din, dare - twin, sdim_decoupled - sdim. DIN is trained with its folded first layer, exact (the
 same values and gradients as the straightforward MLP, tested), run on the real behaviours only. The synthetic set is
-`synthetic_seq_ctr` with --synthetic USERS,SEQ_MAX,ITEMS.
+`synthetic_seq_ctr` with --synthetic USERS,SEQ_MAX,ITEMS (--max-len, if given, caps its histories to the most recent
+behaviours of the same generated set).
 """
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ def training(reps: int) -> dict:
         r = {"dot_ms": 1e3 * timed(lambda: dot(seq, t), reps),
              "sdim_ms": 1e3 * timed(lambda: sdim(seq, t), reps),
              "twin_ms": 1e3 * timed(lambda: twin(seq, t), reps),
-             "dare_ms": 1e3 * timed(lambda: dare(seq_att, t_att, seq.values, t), reps),
+             "dare_ms": 1e3 * timed(lambda: dare(seq_att, t_att, seq.values), reps),
              "twin_search_ms": 1e3 * timed(lambda: topk_search(JaggedSeq.of(table[ids], lengths), t, K), reps),
              "dare_search_ms": 1e3 * timed(lambda: topk_search(JaggedSeq.of(table_att[ids], lengths), t_att, K), reps),
              "twin_search_no_lookup_ms": 1e3 * timed(lambda: topk_search(seq, t, K), reps),
@@ -163,7 +164,8 @@ def quality(args) -> dict:
         for seed in seeds:
             if name == "synthetic":
                 users, seq_max, items = (int(x) for x in args.synthetic.split(","))
-                data = synthetic_seq_ctr(seed=seed, n_users=users, max_len=args.max_len or seq_max, n_items=items)
+                data = synthetic_seq_ctr(seed=seed, n_users=users, max_len=args.max_len or seq_max, n_items=items,
+                                         seq_max=seq_max)
             else:
                 data = load_seq_dataset(name, max_len=args.max_len, seed=seed)
             for module in modules:

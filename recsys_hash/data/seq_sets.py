@@ -7,8 +7,9 @@
     ml-100k        every rating after the user's first, in time order; label = rating >= 4; category = the item's
                    first genre. Per user, the first 80% of its rows (in time) train, the next 10% valid, the last
                    10% test.
-    synthetic      planted-interest sequences (`planted_sequences`, up to 10,000 behaviours): per user, targets of
-                   its own interests (label 1) and of others (label 0); users split 80/10/10 (seeded).
+    synthetic      planted-interest sequences (`planted_sequences`, up to 10,000 behaviours; 1,000 by default): per
+                   user, targets of its own interests (label 1) and of others (label 0); users split 80/10/10
+                   (seeded). The interests are stationary, so the most recent 50 behaviours carry the signal too.
 
 A row's history holds only events strictly before its own (`history_samples`), so no later behaviour leaks into an
 earlier sample. Histories longer than `max_len` keep the most recent `max_len` behaviours (the cap applies when
@@ -32,6 +33,8 @@ PathLike = str | os.PathLike
 SEQ_DATASETS = ("amazon-beauty", "ml-100k", "synthetic")
 #: history cap by dataset when none is given (Beauty: the usual 50 of SASRec/S3Rec; ML-100K keeps every rating)
 DEFAULT_MAX_LEN = {"amazon-beauty": 50, "ml-100k": 1000, "synthetic": 1000}
+#: longest generated synthetic sequence (the set is the same whatever history cap reads it)
+SYNTHETIC_SEQ_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -161,14 +164,17 @@ def ml100k_seq_ctr(dataset_path: PathLike | None = None, max_len: int = 1000, se
 
 def synthetic_seq_ctr(seed: int = 0, n_users: int = 3000, max_len: int = 1000, n_items: int = 2000,
                       n_interests: int = 16, targets_per_user: int = 8, seq_max: int | None = None) -> SeqCTRDataset:
-    """Planted-interest sequences (lengths log-uniform in [10, seq_max or max_len]) with targets from
-    `planted_sequence_targets`; users split 80/10/10 at random (seeded)."""
+    """Planted-interest sequences (lengths log-uniform in [10, seq_max], default SYNTHETIC_SEQ_MAX) with targets from
+    `planted_sequence_targets`; users split 80/10/10 at random (seeded). `max_len` is the history cap only (the
+    most recent behaviours), as for the other sets: the generated sequences, targets and labels do not depend on it."""
     from recsys_hash.data.synthetic import planted_sequence_targets, planted_sequences
 
-    seqs, truth = planted_sequences(n_users=n_users, max_len=seq_max or _check_max_len(max_len),
-                                    n_interests=n_interests, n_items=n_items, seed=seed)
+    cap = _check_max_len(max_len)
+    seq_max = SYNTHETIC_SEQ_MAX if seq_max is None else _check_max_len(seq_max)
+    seqs, truth = planted_sequences(n_users=n_users, max_len=seq_max, n_interests=n_interests, n_items=n_items,
+                                    seed=seed)
     rows, target, labels = planted_sequence_targets(truth, n_per_user=targets_per_user, seed=seed + 1)
-    lengths, hist = gather_jagged(seqs.offsets, seqs.items, rows, _check_max_len(max_len))
+    lengths, hist = gather_jagged(seqs.offsets, seqs.items, rows, cap)
     frame = CTRFrame(categorical={"user_id": rows, "item_id": target}, dense=np.zeros((rows.size, 0), np.float32),
                      dense_names=[], labels=labels, name="synthetic")
     sf = SequenceCTRFrame(frame=frame, name="synthetic",
@@ -176,10 +182,11 @@ def synthetic_seq_ctr(seed: int = 0, n_users: int = 3000, max_len: int = 1000, n
     part = np.random.default_rng(seed).permutation(n_users) % 10
     which = np.where(part[rows] < 8, 0, np.where(part[rows] < 9, 1, 2))
     train, valid, test = _split(sf, which, "synthetic")
-    return SeqCTRDataset("synthetic", train, valid, test, max_len=int(max_len),
+    return SeqCTRDataset("synthetic", train, valid, test, max_len=cap,
                          vocab={"item": n_items, "user": n_users},
                          split_note=f"planted_sequences({n_users} users, {n_items} items, {n_interests} interests, "
-                                    f"seed {seed}), {targets_per_user} targets per user, users split 80/10/10")
+                                    f"lengths 10-{seq_max}, seed {seed}), history cap {cap} most recent, "
+                                    f"{targets_per_user} targets per user, users split 80/10/10")
 
 
 def load_seq_dataset(name: str, dataset_path: PathLike | None = None, max_len: Optional[int] = None,

@@ -137,7 +137,7 @@ class LongSeqCTR(nn.Module):
         else:
             t_att, seq_att, _ = self._embed(self.att_ec, features)
             if isinstance(self.sequence, DARE):
-                h = self.sequence(seq_att, t_att, seq.values, target)
+                h = self.sequence(seq_att, t_att, seq.values)
             else:
                 h = self.sequence(seq_att, t_att, sum_values=seq)
         ctx = [_one_per_row(out[c], c) for c in self.context]

@@ -2,8 +2,9 @@
 attention and representation tables).
 
 Stage 1 (search) scores every behaviour against the target, ⟨e_att_i, t_att⟩, and keeps the top K; stage 2
-aggregates the K with softmax(score / √d_att) weights. TWIN: h = Σ w_i e_i. DARE: h = Σ w_i (e_repr_i ⊙ t_repr),
-the target-aware representation, where e_repr comes from a second table whose dimension is independent of d_att.
+aggregates the K with softmax(score / √d_att) weights. TWIN: h = Σ w_i e_i. DARE: h = Σ w_i e_repr_i, where e_repr
+comes from a second table whose dimension is independent of d_att; its target-aware representation
+Σ w_i (e_repr_i ⊙ t_repr) = t_repr ⊙ h is the product feature the CTR model builds for every module.
 
 Padding never enters: scores at padding are -inf before the top-K, and when a row has fewer than K behaviours the
 picks that fall on padding get weight 0 (a row with no behaviours gives h = 0). K larger than the longest sequence
@@ -64,7 +65,10 @@ class TWIN(_TopK):
 class DARE(_TopK):
     """DARE: search on the attention table, aggregate the representation table.
 
-    forward(seq_att [N, d_att], target_att [B, d_att], repr_values [N, d_repr], target_repr [B, d_repr]) -> [B, d_repr].
+    forward(seq_att [N, d_att], target_att [B, d_att], repr_values [N, d_repr]) -> h [B, d_repr],
+    h = Σ_topK softmax(⟨a_i, a_t⟩ / √d_att) r_i. The paper's target-aware representation Σ w_i (r_i ⊙ v_t) equals
+    v_t ⊙ h: the model builds it from h and the target's representation v_t (`LongSeqCTR` feeds [v_t, h, v_t ⊙ h],
+    as the DARE code's cross feature and as for TWIN), so it enters the MLP once.
     Gradients reach the attention rows only through the weights and the representation rows only through h.
     """
 
@@ -72,14 +76,12 @@ class DARE(_TopK):
         super().__init__(k, "DARE")
         self.att_dim, self.repr_dim = int(att_dim), int(repr_dim)
 
-    def forward(self, seq_att: JaggedSeq, target_att: torch.Tensor, repr_values: torch.Tensor,
-                target_repr: torch.Tensor) -> torch.Tensor:
+    def forward(self, seq_att: JaggedSeq, target_att: torch.Tensor, repr_values: torch.Tensor) -> torch.Tensor:
         _check_target(seq_att, target_att, "DARE (attention)")
-        if repr_values.shape[0] != seq_att.values.shape[0] or target_repr.shape[0] != seq_att.batch:
-            raise ValueError(f"DARE: representation values [{repr_values.shape[0]}, ...] and target "
-                             f"[{target_repr.shape[0]}, ...] must match the attention sequence "
-                             f"[{seq_att.values.shape[0]}, ...] and batch {seq_att.batch}")
+        if repr_values.dim() != 2 or repr_values.shape[0] != seq_att.values.shape[0]:
+            raise ValueError(f"DARE: representation values {tuple(repr_values.shape)} must be "
+                             f"[{seq_att.values.shape[0]}, d_repr], one row per behaviour of the attention sequence")
         if seq_att.max_len == 0:
-            return target_repr.new_zeros(target_repr.shape)
+            return repr_values.new_zeros(seq_att.batch, repr_values.shape[1])
         w, flat = self._weights(seq_att, target_att, self.att_dim)
-        return torch.bmm(w[:, None, :], repr_values[flat]).squeeze(1) * target_repr
+        return torch.bmm(w[:, None, :], repr_values[flat]).squeeze(1)

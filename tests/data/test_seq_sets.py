@@ -62,3 +62,26 @@ def test_synthetic_split_is_by_user_and_bad_names_are_refused():
         load_seq_dataset("beauty")
     with pytest.raises(ValueError, match=r"max_len \(history cap\) must be >= 1, got 0"):
         load_seq_dataset("synthetic", max_len=0)
+
+
+def _same_rows_with_capped_histories(long, short, cap):
+    for a, b in zip(long.seq_splits().values(), short.seq_splits().values()):
+        assert np.array_equal(a.frame.categorical["item_id"], b.frame.categorical["item_id"])
+        assert np.array_equal(a.frame.labels, b.frame.labels)
+        (a_off, a_val), (b_off, b_val) = a.history["hist_item_id"], b.history["hist_item_id"]
+        assert np.array_equal(np.diff(b_off), np.minimum(np.diff(a_off), cap))
+        for r in range(len(a.frame.labels)):
+            assert a_val[a_off[r]:a_off[r + 1]][-cap:].tolist() == b_val[b_off[r]:b_off[r + 1]].tolist()
+
+
+def test_synthetic_max_len_caps_the_same_generated_set_to_its_most_recent_behaviours():
+    # --max-len is a history cap: the generated sequences, rows, targets and labels stay those of the uncapped set
+    long = synthetic_seq_ctr(seed=0, n_users=60, max_len=200, n_items=100, targets_per_user=2, seq_max=200)
+    short = synthetic_seq_ctr(seed=0, n_users=60, max_len=12, n_items=100, targets_per_user=2, seq_max=200)
+    _same_rows_with_capped_histories(long, short, 12)
+    assert int(np.diff(long.train.history["hist_item_id"][0]).max()) > 12       # the cap did cut something
+    # without seq_max the generated lengths do not follow the cap: the default set (lengths 10-1,000), capped
+    default = synthetic_seq_ctr(seed=0, n_users=60, max_len=1000, n_items=100, targets_per_user=2)
+    capped = synthetic_seq_ctr(seed=0, n_users=60, max_len=12, n_items=100, targets_per_user=2)
+    _same_rows_with_capped_histories(default, capped, 12)
+    assert "lengths 10-1000, seed 0), history cap 12 most recent" in capped.split_note

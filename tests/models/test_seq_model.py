@@ -53,6 +53,26 @@ def test_decoupled_sdim_output_is_plain_sdim_on_the_attention_hash():
     torch.testing.assert_close(model(torch.zeros(2, 0), kjt), plain, rtol=0, atol=1e-6)
 
 
+def test_dare_feeds_the_mlp_target_pooled_representation_and_their_product_once():
+    # as TWIN (and the DARE code's cross feature): [v, h, v ⊙ h] with h = Σ_topK softmax(⟨a_i, a_t⟩/√d_att) r_i,
+    # the target-aware representation Σ w_i (r_i ⊙ v) = v ⊙ h entering once, not [v, v ⊙ h, v ⊙ v ⊙ h]
+    seed_everything(0)
+    model = LongSeqCTR(SeqModelConfig(module="dare", dim=8, att_dim=4, k=3), _tables())
+    kjt = _kjt([0, 2, 6])
+    seen = {}
+    model.mlp.register_forward_hook(lambda mod, inp, out: seen.update(x=inp[0].detach()))
+    with torch.no_grad():
+        model(torch.zeros(3, 0), kjt)
+        t_rep, seq_rep, _ = model._embed(model.repr_ec, kjt)
+        t_att, seq_att, _ = model._embed(model.att_ec, kjt)
+    h = torch.zeros(3, 8)
+    for b, (lo, hi) in enumerate([(0, 0), (0, 2), (2, 8)]):
+        if hi > lo:
+            top = (seq_att.values[lo:hi] @ t_att[b]).topk(min(3, hi - lo))
+            h[b] = torch.softmax(top.values / 2.0, 0) @ seq_rep.values[lo:hi][top.indices]
+    torch.testing.assert_close(seen["x"], torch.cat([t_rep, h, t_rep * h], dim=1), rtol=0, atol=1e-6)
+
+
 def test_trains_well_above_chance_on_the_planted_sequences():
     data = synthetic_seq_ctr(seed=0, n_users=800, max_len=200, n_items=500, targets_per_user=8)
     for module in ("sdim", "dare"):

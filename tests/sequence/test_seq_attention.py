@@ -97,16 +97,16 @@ def test_twin_with_fewer_than_k_valid_behaviours_never_attends_padding(jagged):
     assert torch.isfinite(big).all() and torch.equal(big[1], torch.zeros(4, dtype=torch.float64))
 
 
-def test_dare_search_on_attention_table_aggregates_target_aware_representations(jagged):
+def test_dare_searches_the_attention_table_and_pools_the_representation_table(jagged):
     seq_att, t_att = jagged(LENGTHS, dim=3, seed=1)
-    seq_rep, t_rep = jagged(LENGTHS, dim=5, seed=2)
-    got = DARE(3, 5, k=2)(seq_att, t_att, seq_rep.values, t_rep)
+    seq_rep, _ = jagged(LENGTHS, dim=5, seed=2)
+    got = DARE(3, 5, k=2)(seq_att, t_att, seq_rep.values)
     start = 0
     for b, n in enumerate(LENGTHS):
         s = seq_att.values[start:start + n] @ t_att[b]
         top = s.topk(min(2, n))
         w = torch.softmax(top.values / math.sqrt(3), 0)
-        ref = (w[:, None] * (seq_rep.values[start:start + n][top.indices] * t_rep[b])).sum(0)
+        ref = (w[:, None] * seq_rep.values[start:start + n][top.indices]).sum(0)
         torch.testing.assert_close(got[b], ref, rtol=0, atol=1e-12)
         start += n
     assert got.shape == (5, 5)
@@ -121,8 +121,8 @@ def test_dare_gradients_reach_only_the_selected_rows_of_the_intended_tables():
     target = torch.tensor([10, 11])
     dare = DARE(4, 6, k=2)
     seq = JaggedSeq.of(att(ids), lengths)
-    h = dare(seq, att(target), rep(ids), rep(target))
-    h.sum().backward()
+    h = dare(seq, att(target), rep(ids))
+    (h * rep(target)).sum().backward()                                       # the model's target-aware product
     scores = (att.weight[ids[:5]] @ att.weight[10]).detach()
     chosen = set((ids[:5][scores.topk(2).indices]).tolist()) | {6, 7}
     touched_att = set(torch.nonzero(att.weight.grad.abs().sum(1)).flatten().tolist())
@@ -132,8 +132,8 @@ def test_dare_gradients_reach_only_the_selected_rows_of_the_intended_tables():
     # the representation table never steers the search, the attention table never enters h's values
     att.weight.grad = None
     rep.weight.grad = None
-    h = dare(JaggedSeq.of(att(ids), lengths), att(target).detach(), rep(ids).detach(), rep(target).detach())
-    h.sum().backward()
+    h = dare(JaggedSeq.of(att(ids), lengths), att(target).detach(), rep(ids).detach())
+    (h * rep(target).detach()).sum().backward()
     assert rep.weight.grad is None
     assert set(torch.nonzero(att.weight.grad.abs().sum(1)).flatten().tolist()) <= chosen
 
@@ -142,8 +142,8 @@ def test_bad_k_and_targets_are_named():
     with pytest.raises(ValueError, match=r"TWIN: k \(behaviours kept by the search\) must be >= 1, got 0"):
         TWIN(4, k=0)
     seq = JaggedSeq.of(torch.zeros(3, 4), torch.tensor([3]))
-    with pytest.raises(ValueError, match=r"DARE: representation values \[2, \.\.\.\]"):
-        DARE(4, 2)(seq, torch.zeros(1, 4), torch.zeros(2, 2), torch.zeros(1, 2))
+    with pytest.raises(ValueError, match=r"DARE: representation values \(2, 2\) must be \[3, d_repr\]"):
+        DARE(4, 2)(seq, torch.zeros(1, 4), torch.zeros(2, 2))
     with pytest.raises(ValueError, match=r"DINAttention: target must be \[B=1, d=4\]"):
         DINAttention(4)(seq, torch.zeros(1, 5))
     with pytest.raises(ValueError, match=r"negative sequence length -1 at row 1"):
