@@ -133,6 +133,27 @@ def test_ladder_reaches_every_share_on_a_bent_count_curve(monkeypatch):
     assert c.auto["louvain_runs"] <= 9
 
 
+def test_ladder_crosses_a_plateau_of_repeated_counts(monkeypatch):
+    # the embedded planted set: Louvain finds its 40 communities at every resolution from 0.4 to ~25, then the count
+    # jumps. Runs that land on the plateau again add no candidate; they must not use up the ladder before the
+    # larger shares (~250 clusters at a 10% budget of 3,000 x 2,000) get a run.
+    import recsys_hash.graph.auto as auto
+
+    pts = np.log([[25, 40], [27.2, 148], [32.9, 278], [39.3, 391], [120.8, 1118]])   # measured past the plateau
+    curve = lambda r: 10 if r < 0.3 else 40 if r < 25 else float(np.exp(np.interp(np.log(r), pts[:, 0], pts[:, 1],  # noqa: E731
+                                                                                right=pts[-1, 1] + np.log(r) - pts[-1, 0])))
+    monkeypatch.setattr(auto, "cluster_bipartite", _fake_louvain(curve))
+    rng = np.random.default_rng(0)
+    b = sp.csr_matrix((np.ones(20000), (rng.integers(0, 3000, 20000), rng.integers(0, 2000, 20000))),
+                      shape=(3000, 2000))
+    c = auto.choose_clustering(b, {"user": 300, "item": 200}, seed=0)
+    counts = [x["n_user_clusters"] for x in c.auto["candidates"]]
+    geo = np.sqrt(300 * 200)
+    for share in (0.5, 1.0):
+        assert min(abs(np.log(n / (share * geo))) for n in counts) <= np.log(1.5), (share, counts)
+    assert c.auto["louvain_runs"] <= 1 + 1 + len(auto.AUTO_SHARES) * auto.AUTO_TRIES
+
+
 def test_validation_users_are_the_lighter_half_with_a_carved_edge():
     # degrees 1, 2, 3, 4, 10: users with >= 2 edges have median degree 3.5, so users 3 and 4 are too heavy;
     # user 0 has no carved edge. Kept/carved edges are given by hand.
