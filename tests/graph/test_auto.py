@@ -115,6 +115,18 @@ def _fake_louvain(curve):
     return fake
 
 
+def _ladder_on_curve(monkeypatch, curve, shape, targets):
+    """choose_clustering on a random graph of `shape` with Louvain replaced by `curve` -> (result, user counts)."""
+    import recsys_hash.graph.auto as auto
+
+    monkeypatch.setattr(auto, "cluster_bipartite", _fake_louvain(curve))
+    rng = np.random.default_rng(0)
+    b = sp.csr_matrix((np.ones(20000), (rng.integers(0, shape[0], 20000), rng.integers(0, shape[1], 20000))),
+                      shape=shape)
+    c = auto.choose_clustering(b, targets, seed=0)
+    return c, [x["n_user_clusters"] for x in c.auto["candidates"]]
+
+
 def test_ladder_reaches_every_share_on_a_bent_count_curve(monkeypatch):
     # ml-1m's curve on its carved graph: 7 clusters at r=1, 357 at r=5.8 (slope 2.24 in log-log), 0.82 above.
     # Extrapolating from r=1 overshoots the 0.1 share and interpolating once lands on 357 again: a third try is
@@ -122,12 +134,7 @@ def test_ladder_reaches_every_share_on_a_bent_count_curve(monkeypatch):
     import recsys_hash.graph.auto as auto
 
     curve = lambda r: 7 * r ** 2.24 if r <= 5.8 else 357 * (r / 5.8) ** 0.82  # noqa: E731
-    monkeypatch.setattr(auto, "cluster_bipartite", _fake_louvain(curve))
-    rng = np.random.default_rng(0)
-    b = sp.csr_matrix((np.ones(20000), (rng.integers(0, 3000, 20000), rng.integers(0, 3000, 20000))),
-                      shape=(3000, 3000))
-    c = auto.choose_clustering(b, {"user": 1071, "item": 1071}, seed=0)
-    counts = [x["n_user_clusters"] for x in c.auto["candidates"]]
+    c, counts = _ladder_on_curve(monkeypatch, curve, (3000, 3000), {"user": 1071, "item": 1071})
     for share in auto.AUTO_SHARES:
         assert min(abs(np.log(n / (share * 1071))) for n in counts) <= np.log(1.5), (share, counts)
     assert c.auto["louvain_runs"] <= 9
@@ -142,12 +149,7 @@ def test_ladder_crosses_a_plateau_of_repeated_counts(monkeypatch):
     pts = np.log([[25, 40], [27.2, 148], [32.9, 278], [39.3, 391], [120.8, 1118]])   # measured past the plateau
     curve = lambda r: 10 if r < 0.3 else 40 if r < 25 else float(np.exp(np.interp(np.log(r), pts[:, 0], pts[:, 1],  # noqa: E731
                                                                                 right=pts[-1, 1] + np.log(r) - pts[-1, 0])))
-    monkeypatch.setattr(auto, "cluster_bipartite", _fake_louvain(curve))
-    rng = np.random.default_rng(0)
-    b = sp.csr_matrix((np.ones(20000), (rng.integers(0, 3000, 20000), rng.integers(0, 2000, 20000))),
-                      shape=(3000, 2000))
-    c = auto.choose_clustering(b, {"user": 300, "item": 200}, seed=0)
-    counts = [x["n_user_clusters"] for x in c.auto["candidates"]]
+    c, counts = _ladder_on_curve(monkeypatch, curve, (3000, 2000), {"user": 300, "item": 200})
     geo = np.sqrt(300 * 200)
     for share in (0.5, 1.0):
         assert min(abs(np.log(n / (share * geo))) for n in counts) <= np.log(1.5), (share, counts)
