@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--datasets", default="ml-100k,lastfm,amazon-electronics,ml-1m,gowalla")
     p.add_argument("--scorers", default="svd32", help="svdR: PureSVD of rank R")
-    p.add_argument("--cache", default="/tmp/autoloop")
+    p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "recsys_hash_autoloop"),
+                   help="folder for cached clusterings")
     p.add_argument("--tail", type=float, default=0.5, help="score users up to this degree quantile (1: all)")
     p.add_argument("--ladder", action="store_true",
                    help="also run choose_clustering (the real ladder) and print its candidates and pick")
