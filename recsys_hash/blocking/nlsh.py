@@ -11,7 +11,6 @@ from dataclasses import replace
 from typing import Optional
 
 import numpy as np
-import polars as pl
 import torch
 
 from recsys_hash.blocking.baselines import TfidfBlocker, sparse_scores, tfidf_vectorizer

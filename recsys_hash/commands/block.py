@@ -116,11 +116,8 @@ def _simhash_params(method: str, index: Optional[str], tables: Optional[str], bi
         flags = ", ".join("--" + key.replace("_", "-") for key in given)
         raise ValueError(f"{flags}: only for --method nlsh / nlsh_minilm with --index simhash")
     for key in ("tables", "bits"):
-        if key in given and given[key] != "auto":
-            try:
-                given[key] = int(given[key])
-            except ValueError:
-                raise ValueError(f"--{key} must be an integer or auto, got {given[key]!r}") from None
+        if key in given:
+            given[key] = _number_or_auto(key, given[key], int, "an integer")
     return given
 
 
@@ -129,12 +126,19 @@ def _hybrid_params(method: str, weight: Optional[str], fusion: Optional[str]) ->
     given = {key: v for key, v in (("weight", weight), ("fusion", fusion)) if v is not None}
     if given and method != "hybrid":
         raise ValueError(f"{', '.join('--' + key for key in given)}: only for --method hybrid")
-    if "weight" in given and given["weight"] != "auto":
-        try:
-            given["weight"] = float(given["weight"])
-        except ValueError:
-            raise ValueError(f"--weight must be a number >= 0 or auto, got {given['weight']!r}") from None
+    if "weight" in given:
+        given["weight"] = _number_or_auto("weight", given["weight"], float, "a number >= 0")
     return given
+
+
+def _number_or_auto(key: str, text: str, cast, what: str):
+    """An option's text as "auto" or `cast(text)`; ValueError naming --key and `what` it must be otherwise."""
+    if text == "auto":
+        return text
+    try:
+        return cast(text)
+    except ValueError:
+        raise ValueError(f"--{key} must be {what} or auto, got {text!r}") from None
 
 
 def _write_pairs(path: Path, er, method: str, k: int, seed: int, params: dict) -> None:
