@@ -42,9 +42,14 @@ class _TopK(nn.Module):
             raise ValueError(f"{where}: k (behaviours kept by the search) must be >= 1, got {k}")
         self.k = int(k)
 
-    def _weights(self, seq: JaggedSeq, target: torch.Tensor, d_att: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pool(self, seq: JaggedSeq, target: torch.Tensor, d_att: int, values: torch.Tensor) -> torch.Tensor:
+        """Search `seq` for `target`, then Σ_topK softmax(score / √d_att) values_i: [B, values.shape[1]] (zeros for a
+        batch without behaviours). `values` [N, d] holds one row per behaviour of `seq`."""
+        if seq.max_len == 0:
+            return values.new_zeros(seq.batch, values.shape[1])
         top, flat, valid = topk_search(seq, target, self.k)
-        return masked_softmax(top / math.sqrt(d_att), valid), flat
+        w = masked_softmax(top / math.sqrt(d_att), valid)
+        return torch.bmm(w[:, None, :], values[flat]).squeeze(1)
 
 
 class TWIN(_TopK):
@@ -56,10 +61,7 @@ class TWIN(_TopK):
 
     def forward(self, seq: JaggedSeq, target: torch.Tensor) -> torch.Tensor:
         _check_target(seq, target, "TWIN")
-        if seq.max_len == 0:
-            return target.new_zeros(target.shape)
-        w, flat = self._weights(seq, target, self.dim)
-        return torch.bmm(w[:, None, :], seq.values[flat]).squeeze(1)
+        return self._pool(seq, target, self.dim, seq.values)
 
 
 class DARE(_TopK):
@@ -81,7 +83,4 @@ class DARE(_TopK):
         if repr_values.dim() != 2 or repr_values.shape[0] != seq_att.values.shape[0]:
             raise ValueError(f"DARE: representation values {tuple(repr_values.shape)} must be "
                              f"[{seq_att.values.shape[0]}, d_repr], one row per behaviour of the attention sequence")
-        if seq_att.max_len == 0:
-            return repr_values.new_zeros(seq_att.batch, repr_values.shape[1])
-        w, flat = self._weights(seq_att, target_att, self.att_dim)
-        return torch.bmm(w[:, None, :], repr_values[flat]).squeeze(1)
+        return self._pool(seq_att, target_att, self.att_dim, repr_values)
