@@ -48,6 +48,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default=str(ROOT / "results" / "bench_recall.json"))
     p.add_argument("--md", default=str(ROOT / "results" / "bench_recall.md"))
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
+    p.add_argument("--reuse-grid", action="append", default=[], metavar="FILE",
+                   help="an earlier run's JSON (repeatable): a (dataset, model, strategy, budget) cell it holds "
+                        "reuses the lr/reg chosen there instead of searching the grid again (more seeds of a cell)")
     args = p.parse_args(argv)
     if args.quick:
         args.datasets, args.strategies, args.budgets, args.seeds = "amazon-electronics", "full,modulo,graphhash", \
@@ -121,6 +124,18 @@ def markdown(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def chosen_settings(paths: list[str]) -> dict[tuple, tuple[float, float]]:
+    """(dataset, model, strategy label, budget) -> (lr, reg) chosen by earlier runs; the first file to hold a cell wins."""
+    chosen: dict[tuple, tuple[float, float]] = {}
+    for path in paths:
+        for r in json.loads(Path(path).read_text())["runs"]:
+            if r.get("lr") is None:
+                continue
+            key = (r["dataset"], r["model"], r["strategy"], r["budget"])
+            chosen.setdefault(key, (float(r["lr"]), float(r["reg"])))
+    return chosen
+
+
 def strategy_spec(text: str) -> tuple[str, dict]:
     """'graphhash:cluster_share=0.25;max_search_runs=4' -> ("graphhash", {...}); a bare name has no parameters."""
     from recsys_hash.commands._options import parse_params
@@ -138,6 +153,7 @@ def main(argv=None) -> dict:
 
     seeds, budgets = parse_list(args.seeds, int), parse_list(args.budgets, float)
     lrs, regs = parse_list(args.lrs, float), parse_list(args.regs, float)
+    reused = chosen_settings(args.reuse_grid)
     runs: list[dict] = []
     out_path, md_path = Path(args.out), Path(args.md)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +161,8 @@ def main(argv=None) -> dict:
             f"grid lr {args.lrs} x reg {args.regs}; dim {args.dim}; max epochs {args.epochs}")
     meta = {"argv": sys.argv[1:] if argv is None else list(argv),
             "note": ("quick smoke run: " if args.quick else "") + grid,
-            "protocol": "BPR, 1 uniform negative; lr x reg tuned on validation with seed 0, reused for other seeds"}
+            "protocol": "BPR, 1 uniform negative; lr x reg tuned on validation with seed 0, reused for other seeds",
+            "reuse_grid": args.reuse_grid}
     t_all = time.perf_counter()
     with torch_threads(args.threads):
         for ds in parse_list(args.datasets):
@@ -159,7 +176,7 @@ def main(argv=None) -> dict:
                     for b in ([1.0] if strat == "full" else budgets):
                         jobs.append(("mf" if model == "mf" else model, strat, b))
                 for kind, strat, b in jobs:
-                    chosen = None
+                    chosen = reused.get((ds, model, strat, b))
                     for seed in seeds if kind != "popular" else seeds[:1]:
                         split = make_split(data, 0.1, seed)
                         grid = (lrs, regs) if chosen is None else ([chosen[0]], [chosen[1]])

@@ -1,4 +1,5 @@
-"""Interaction loaders: LightGCN line format (gowalla, ml-1m, amazon-electronics), LastFM triplets, MovieLens-100K."""
+"""Interaction loaders: LightGCN line format (gowalla, ml-1m, amazon-electronics), LastFM triplets, MovieLens-100K, and
+behaviour sequences read as interactions by leave-last-out (Amazon Beauty)."""
 from __future__ import annotations
 
 import os
@@ -9,7 +10,7 @@ import polars as pl
 
 from recsys_hash.data._text import read_lines, split_columns, to_float, to_int, tokenize
 from recsys_hash.data.paths import dataset_dir, dataset_file, registry_entry
-from recsys_hash.data.types import InteractionDataset, Interactions
+from recsys_hash.data.types import InteractionDataset, Interactions, Sequences
 from recsys_hash.errors import DataFormatError
 
 PathLike = str | os.PathLike
@@ -245,10 +246,40 @@ def load_ml100k(dataset_path: PathLike | None = None, fold: str | None = "u1", n
     )
 
 
+def leave_last_out(seqs: Sequences, name: str | None = None) -> InteractionDataset:
+    """Behaviour sequences -> interactions: each user's last behaviour is the test row, the earlier ones train.
+
+    Train keeps each (user, item) pair once. A last behaviour whose item the user already has in train is dropped
+    (a full-ranking evaluation masks train items, so it could never be retrieved); a user with one behaviour keeps it
+    in train and has no test row. n_users = max user + 1, n_items = the sequences' n_items.
+    """
+    name = name or seqs.name
+    lengths = np.diff(seqs.offsets)
+    if lengths.size and lengths.min() < 1:
+        empty = int(seqs.users[np.argmin(lengths)])
+        raise DataFormatError(f"{name}: user {empty} has an empty sequence; leave-last-out needs one behaviour or more")
+    users = np.repeat(seqs.users.astype(np.int64), lengths)
+    last = np.zeros(seqs.items.shape[0], dtype=bool)
+    last[seqs.offsets[1:][lengths >= 2] - 1] = True
+    n_users = int(seqs.users.max()) + 1 if seqs.users.size else 0
+    n_items = int(seqs.n_items)
+    train_keys = np.unique(users[~last] * n_items + seqs.items[~last])
+    test_u, test_i = users[last], seqs.items[last].astype(np.int64)
+    keep = ~np.isin(test_u * n_items + test_i, train_keys)
+    parts = {"train": (train_keys // n_items, train_keys % n_items), "test": (test_u[keep], test_i[keep])}
+    s = _pack(name, parts, n_users=n_users, n_items=n_items)
+    return InteractionDataset(name=name, train=s["train"], test=s["test"])
+
+
 def load_interactions(name: str, dataset_path: PathLike | None = None) -> InteractionDataset:
-    """Named interaction set -> InteractionDataset (gowalla, ml-1m, amazon-electronics, lastfm, ml-100k fold u1)."""
+    """Named interaction set -> InteractionDataset (gowalla, ml-1m, amazon-electronics, lastfm, ml-100k fold u1;
+    amazon-beauty's sequences by leave-last-out, see `leave_last_out`)."""
     entry = registry_entry(name)
     fmt = entry["format"]
+    if fmt == "s3rec-sequences":
+        from recsys_hash.data.sequences import load_beauty
+
+        return leave_last_out(load_beauty(dataset_path, name=name), name)
     if fmt == "lightgcn-lines":
         return load_lightgcn_folder(dataset_dir(name, dataset_path), name)
     if fmt == "lastfm-triplets":

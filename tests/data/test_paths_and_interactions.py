@@ -165,6 +165,24 @@ def test_ml100k_bad_inputs(tmp_path):
         load_ml100k(tmp_path)
 
 
+def test_leave_last_out_exact_rows():
+    from recsys_hash.data.interactions import leave_last_out
+    from recsys_hash.data.types import Sequences
+
+    # user 0: 4 2 4 1 -> train {4, 2} (4 once), test 1; user 1: 3 -> train only; user 2: 0 1 0 -> the last 0 is
+    # already a train item: dropped.  user 3: 2 5 -> train 2, test 5.
+    seqs = Sequences(users=np.array([0, 1, 2, 3]), offsets=np.array([0, 4, 5, 8, 10]),
+                     items=np.array([4, 2, 4, 1, 3, 0, 1, 0, 2, 5]), n_items=6, name="toy")
+    ds = leave_last_out(seqs)
+    assert ds.name == "toy" and (ds.n_users, ds.n_items) == (4, 6)
+    assert sorted(zip(ds.train.user.tolist(), ds.train.item.tolist())) == [(0, 2), (0, 4), (1, 3), (2, 0), (2, 1),
+                                                                            (3, 2)]
+    assert list(zip(ds.test.user.tolist(), ds.test.item.tolist())) == [(0, 1), (3, 5)]
+    empty = Sequences(users=np.array([0, 1]), offsets=np.array([0, 1, 1]), items=np.array([3]), n_items=4, name="e")
+    with pytest.raises(DataFormatError, match="user 1 has an empty sequence"):
+        leave_last_out(empty)
+
+
 def test_load_interactions_rejects_other_kinds(tmp_path):
     with pytest.raises(ValueError, match=r"dataset 'frappe' is of kind 'ctr' .*use load_frappe"):
         load_interactions("frappe", dataset_path=tmp_path)

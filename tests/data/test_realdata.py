@@ -21,6 +21,8 @@ pytestmark = pytest.mark.realdata
     # LastFM: ids are 1-based up to 1,892 users / 4,489 items (README); 1,880 user ids occur in data1+test1.
     ("lastfm", 1_892, 4_489, 42_135, 10_533),
     ("ml-100k", 943, 1_682, 80_000, 20_000),  # fold u1
+    # Beauty read by leave-last-out: every user's last behaviour is a test row; no pair repeats, so none is dropped.
+    ("amazon-beauty", 22_363, 12_101, 198_502 - 22_363, 22_363),
 ])
 def test_interaction_counts(data_root, name, users, items, train, test):
     ds = load_interactions(name)
