@@ -30,6 +30,22 @@ from recsys_hash.models.ctr_config import FeatureSpec
 EMB_INIT_STD = 0.01
 #: share of a graph feature's rows reserved for IDs without a positive training row (cold policy "cold_rows").
 COLD_SHARE = 0.1
+#: `cluster_share` of graph strategies on CTR data unless the feature's spec sets one: every row a cluster row.
+#: GraphHash's own default ("auto") scores its candidates by retrieval on the positive graph; on Frappe's validation
+#: split (DLRM, 25%, 3 seeds) its picks cost 0.007-0.013 AUC against 1.0, and fixed shares 0.5 / 0.25 / 0.1 cost
+#: more (benchmarks/RESULTS.md, bench_ctr). Give `cluster_share = "auto"` in the feature's params to use it anyway.
+CTR_CLUSTER_SHARE = 1.0
+
+
+def _graph_params(cls: type, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The feature's strategy params, with `cluster_share` = CTR_CLUSTER_SHARE when the strategy takes one and the
+    spec leaves it unset."""
+    import inspect
+
+    out = dict(params)
+    if "cluster_share" not in out and "cluster_share" in inspect.signature(cls).parameters:
+        out["cluster_share"] = CTR_CLUSTER_SHARE
+    return out
 
 
 def graph_interactions(data: CTRDataset, fields: Sequence[str], positives_only: bool) -> Interactions:
@@ -56,7 +72,7 @@ def fit_ctr_tables(data: CTRDataset, specs: Mapping[str, FeatureSpec], graph_fie
                    ) -> tuple[dict[str, Any], dict[str, Any]]:
     """feature -> fitted IdRemapper (+ a report of graph fitting). `full` owns a row for every code of the vocabulary;
     hashing/frequency strategies fit on the feature's training column; graph strategies on the graph of
-    `graph_fields` over positive training rows. IDs with no positive row ("cold": on Frappe 30% of the rows, with a
+    `graph_fields` over positive training rows, with `cluster_share` CTR_CLUSTER_SHARE unless the spec sets it. IDs with no positive row ("cold": on Frappe 30% of the rows, with a
     4% click rate) are placed by `cold`:
 
         partial_fit  each cold ID joins the cluster most of its co-occurring IDs in all training rows belong to
@@ -93,7 +109,9 @@ def fit_ctr_tables(data: CTRDataset, specs: Mapping[str, FeatureSpec], graph_fie
             budget = {f: _rows(specs[f], data.vocab[f]) for f in feats}
             reserved = {f: _cold_rows(budget[f], cold_share) if cold == "cold_rows" else 0 for f in feats}
             rows = {sides[f]: budget[f] - reserved[f] for f in feats}
-            fitted = get_strategy(strategy).fit_sides(pos, rows=rows, seed=seed, **specs[feats[0]].params)
+            cls = get_strategy(strategy)
+            params = _graph_params(cls, specs[feats[0]].params)
+            fitted = cls.fit_sides(pos, rows=rows, seed=seed, **params)
             for f in feats:
                 rem = fitted[sides[f]]
                 n_clustered = int(rem.known_.sum())
@@ -102,6 +120,8 @@ def fit_ctr_tables(data: CTRDataset, specs: Mapping[str, FeatureSpec], graph_fie
                     placed = rem.reserve_rows(np.flatnonzero(~rem.known_[:data.vocab[f]]), reserved[f], seed)
                 report[f] = {"graph": f"{graph_fields[0]} x {graph_fields[1]} (positive training rows)",
                              "graph_edges": len(pos), "ids_in_graph": n_clustered, "cold": cold,
+                             "cluster_share": params.get("cluster_share"),
+                             "cluster_share_chosen": float(getattr(rem, "cluster_share_", 1.0)),
                              "cold_rows": reserved[f], "cold_placed": int(placed),
                              "cold_hashed": data.vocab[f] - n_clustered - int(placed)}
                 tables[f] = rem
