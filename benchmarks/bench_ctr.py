@@ -10,7 +10,9 @@ Protocol: each dataset pooled and re-split 80/10/10 with the run's seed; dim 16;
 test logloss at its own best validation logloss epoch. GraphHash's default cold policy places IDs with no positive
 training row by their co-occurring IDs' majority cluster ("partial_fit"); the ablations `graphhash_coldrows` (cold IDs
 hashed into 10% of the rows kept for them) and `graphhash_hashcold` (cold IDs keep a seeded hash row over all rows).
-Paired differences are per seed (same split, same initialisation seed). `mc_train_step_ratio`: median time of one DLRM training step
+Paired differences are per seed (same split, same initialisation seed). `--split-seed N` keeps one split for every
+seed, so the spread is the initialisation's alone (each seed's split differs in difficulty: on Frappe the seed-3 split
+costs every strategy ≈ 0.01 AUC). `mc_train_step_ratio`: median time of one DLRM training step
 (forward, backward, Adagrad/AdamW step; batch 4,096) with our MC-EBC over the same DLRM with a plain EBC fed the
 already remapped rows, same process, same tables.
 """
@@ -43,6 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--patience", type=int, default=2)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--split-seed", type=int, default=None,
+                   help="re-split every dataset once with this seed; --seeds then vary only the initialisation and "
+                        "the remappers' seeds (default: each seed re-splits)")
     p.add_argument("--ratio-steps", type=int, default=20)
     p.add_argument("--out", default=str(ROOT / "results" / "bench_ctr.json"))
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
@@ -64,7 +69,8 @@ def one_run(data, model: str, strategy: str, seed: int, args) -> dict:
                         seed=seed)
     keep = ("auc", "gauc", "logloss", "rows", "full_rows", "params", "train_s", "epochs", "best_epoch",
             "logloss_epoch", "valid_auc", "graph")
-    return {"dataset": data.name, "model": model, "strategy": strategy, "seed": seed, **{k: res[k] for k in keep}}
+    return {"dataset": data.name, "model": model, "strategy": strategy, "seed": seed, "split": data.split_note,
+            **{k: res[k] for k in keep}}
 
 
 def summarise(runs: list[dict]) -> list[dict]:
@@ -168,11 +174,13 @@ def main(argv=None) -> int:
                                                                         "weight_decay", "emb_l2", "init_std", "hidden")}
     header = {"command": "python benchmarks/bench_ctr.py " + " ".join(sys.argv[1:] if argv is None else argv),
               "budget": args.budget, "dim": args.dim, "epochs": args.epochs, "patience": args.patience,
-              "threads": args.threads, "train": train, "cold_share": CTRConfig().cold_share}
+              "threads": args.threads, "train": train, "cold_share": CTRConfig().cold_share,
+              "split": "one split, seed %d" % args.split_seed if args.split_seed is not None else "re-split per seed"}
     seeds = [int(s) for s in args.seeds.split(",")]
     for ds in args.datasets.split(","):
+        fixed = load_ctr_dataset(ds, seed=args.split_seed) if args.split_seed is not None else None
         for seed in seeds:
-            data = load_ctr_dataset(ds, seed=seed)
+            data = fixed if fixed is not None else load_ctr_dataset(ds, seed=seed)
             if ratio is None:
                 ratio = mc_train_step_ratio(data, args.ratio_steps)
                 print(f"mc_train_step_ratio {ratio['mc_train_step_ratio']:.3f} ({ratio['mc_step_ms']:.1f} ms vs "

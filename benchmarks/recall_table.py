@@ -5,6 +5,12 @@
 Later files override earlier ones for the same (dataset, model, strategy, budget): re-runs of a strategy after a
 code change replace its old rows. Prints the table, the relative gain of each graph strategy over the best
 hashing baseline at the same budget, and its share of the full table's Recall@20.
+
+    python benchmarks/recall_table.py --runs A.json B.json ... [--out merged.json]
+
+merges single runs instead (a later file's run replaces an earlier one of the same dataset, model, strategy, budget
+and seed), so seeds run in separate processes are summarised together (mean ± std, × oracle, gain over hashing);
+`--out` writes the merged runs and their summary in bench_recall's JSON layout.
 """
 from __future__ import annotations
 
@@ -13,6 +19,20 @@ import sys
 from pathlib import Path
 
 HASHING = ("modulo", "universal", "xxhash", "double", "frequency", "double_frequency", "qr")
+
+
+def merge_runs(paths: list[str]) -> tuple[list[dict], list[dict]]:
+    """Runs of several bench_recall files, later files replacing earlier runs of the same cell and seed -> (runs,
+    bench_recall.summarise(runs))."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_recall import summarise
+
+    runs: dict[tuple, dict] = {}
+    for path in paths:
+        for r in json.loads(Path(path).read_text())["runs"]:
+            runs[(r["dataset"], r["model"], r["strategy"], r["budget"], r["seed"])] = dict(r, source=Path(path).name)
+    merged = list(runs.values())
+    return merged, summarise(merged)
 
 
 def merge(paths: list[str]) -> list[dict]:
@@ -55,5 +75,26 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def main(argv: list[str]) -> None:
+    if argv[:1] != ["--runs"]:
+        print(table(merge(argv)))
+        return
+    paths, out = argv[1:], None
+    if "--out" in paths:
+        i = paths.index("--out")
+        paths, out = paths[:i] + paths[i + 2:], paths[i + 1]
+    runs, rows = merge_runs(paths)
+    if out:
+        Path(out).write_text(json.dumps({"meta": {"merged_from": [Path(p).name for p in paths]}, "runs": runs,
+                                         "summary": rows}, indent=1, default=float))
+    print(table(rows))
+    for r in rows:
+        if r["strategy"] in ("graphhash", "double_graphhash"):                # the defaults (automatic share)
+            print(f"{r['dataset']} {r['model']} {r['strategy']} b={r['budget']} seeds={r['seeds']}: "
+                  f"x oracle {r.get('vs_oracle', float('nan')):.3f} ({r.get('oracle')}), "
+                  f"gain over {r.get('best_hashing')} {r.get('gain_over_best_hashing', float('nan')):+.2f}, "
+                  f"x full {r.get('share_of_full') or float('nan'):.3f}")
+
+
 if __name__ == "__main__":
-    print(table(merge(sys.argv[1:])))
+    main(sys.argv[1:])

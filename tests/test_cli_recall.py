@@ -64,6 +64,9 @@ def test_strategy_params_parse():
 
     assert parse_params(["cluster_share=0.25", "oov=hash", "num_hashes=3"]) == {
         "cluster_share": 0.25, "oov": "hash", "num_hashes": 3}
+    # Python's spellings of the JSON constants are read as them too (binarize=True used to reach the strategy as text)
+    assert parse_params(["binarize=True", "b=false", "resolution=None", "c=null"]) == {
+        "binarize": True, "b": False, "resolution": None, "c": None}
     with pytest.raises(ValueError, match="expected KEY=VALUE"):
         parse_params(["cluster_share"])
 

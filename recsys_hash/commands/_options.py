@@ -82,13 +82,20 @@ def only_one(values: list, noun: str, command: str = "recall",
     return values[0]
 
 
+PY_CONSTANTS = {"True": True, "False": False, "None": None}
+
+
 def parse_params(items: list[str]) -> dict:
-    """["cluster_share=0.25", "oov=hash"] -> {"cluster_share": 0.25, "oov": "hash"} (JSON values, else strings)."""
+    """["cluster_share=0.25", "oov=hash"] -> {"cluster_share": 0.25, "oov": "hash"} (JSON values, else strings;
+    Python's True / False / None are read as JSON's true / false / null)."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--param {item!r}: expected KEY=VALUE")
+        if value.strip() in PY_CONSTANTS:
+            out[key.strip()] = PY_CONSTANTS[value.strip()]
+            continue
         try:
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
