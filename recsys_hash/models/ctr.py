@@ -30,23 +30,23 @@ from recsys_hash.models.ctr_config import FeatureSpec
 EMB_INIT_STD = 0.01
 #: share of a graph feature's rows reserved for IDs without a positive training row (cold policy "cold_rows").
 COLD_SHARE = 0.1
-#: `cluster_share` of graph strategies on CTR data unless the feature's spec sets one: every row a cluster row.
-#: GraphHash's own default ("auto") scores its candidates by retrieval on the positive graph; on Frappe's validation
-#: split (DLRM, 25%, 3 seeds) it averages 0.9420 against 0.9495 for 1.0, and fixed shares 0.5 / 0.25 / 0.1 do worse
-#: (0.938 / 0.920 / 0.882); on ML-100K as CTR it is 0.003 ahead (0.7658 vs 0.7629, within the seeds' spread). See
-#: benchmarks/RESULTS.md (bench_ctr). Give `cluster_share = "auto"` in the feature's params to use it anyway.
-CTR_CLUSTER_SHARE = 1.0
+#: Graph-strategy params on CTR data where the feature's spec leaves them unset (chosen on Frappe's validation split,
+#: DLRM, 25%, 3 seeds; see benchmarks/RESULTS.md, bench_ctr):
+#:   cluster_share 1.0  every row a cluster row. GraphHash's own default ("auto") scores its candidates by retrieval
+#:                      on the positive graph: on Frappe it averages 0.9420 against 0.9495 for 1.0 (fixed 0.5 / 0.25 /
+#:                      0.1: 0.938 / 0.920 / 0.882); on ML-100K as CTR it is 0.003 ahead (0.7658 vs 0.7629, within
+#:                      the seeds' spread). Give `cluster_share = "auto"` in the feature's params to use it anyway.
+#:   binarize True      a (user, item) pair shown in several contexts is one edge, not a weight: 0.9516 against 0.9495
+#:                      (ML-100K has one row per pair: no change there).
+CTR_GRAPH_DEFAULTS = {"cluster_share": 1.0, "binarize": True}
 
 
 def _graph_params(cls: type, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The feature's strategy params, with `cluster_share` = CTR_CLUSTER_SHARE when the strategy takes one and the
-    spec leaves it unset."""
+    """The feature's strategy params, completed with CTR_GRAPH_DEFAULTS the strategy takes and the spec leaves unset."""
     import inspect
 
-    out = dict(params)
-    if "cluster_share" not in out and "cluster_share" in inspect.signature(cls).parameters:
-        out["cluster_share"] = CTR_CLUSTER_SHARE
-    return out
+    takes = inspect.signature(cls).parameters
+    return {**{k: v for k, v in CTR_GRAPH_DEFAULTS.items() if k in takes}, **params}
 
 
 def graph_interactions(data: CTRDataset, fields: Sequence[str], positives_only: bool) -> Interactions:
@@ -73,8 +73,9 @@ def fit_ctr_tables(data: CTRDataset, specs: Mapping[str, FeatureSpec], graph_fie
                    ) -> tuple[dict[str, Any], dict[str, Any]]:
     """feature -> fitted IdRemapper (+ a report of graph fitting). `full` owns a row for every code of the vocabulary;
     hashing/frequency strategies fit on the feature's training column; graph strategies on the graph of
-    `graph_fields` over positive training rows, with `cluster_share` CTR_CLUSTER_SHARE unless the spec sets it. IDs with no positive row ("cold": on Frappe 30% of the rows, with a
-    4% click rate) are placed by `cold`:
+    `graph_fields` over positive training rows, with CTR_GRAPH_DEFAULTS (cluster_share 1.0, binarize) where the
+    spec leaves them unset. IDs with no positive row ("cold": on Frappe 30% of the rows, with a 4% click rate) are
+    placed by `cold`:
 
         partial_fit  each cold ID joins the cluster most of its co-occurring IDs in all training rows belong to
                      (the default)
@@ -121,7 +122,7 @@ def fit_ctr_tables(data: CTRDataset, specs: Mapping[str, FeatureSpec], graph_fie
                     placed = rem.reserve_rows(np.flatnonzero(~rem.known_[:data.vocab[f]]), reserved[f], seed)
                 report[f] = {"graph": f"{graph_fields[0]} x {graph_fields[1]} (positive training rows)",
                              "graph_edges": len(pos), "ids_in_graph": n_clustered, "cold": cold,
-                             "cluster_share": params.get("cluster_share"),
+                             "cluster_share": params.get("cluster_share"), "binarize": params.get("binarize"),
                              "cluster_share_chosen": float(getattr(rem, "cluster_share_", 1.0)),
                              "cold_rows": reserved[f], "cold_placed": int(placed),
                              "cold_hashed": data.vocab[f] - n_clustered - int(placed)}

@@ -52,14 +52,17 @@ def test_cold_share_is_checked_and_read_from_toml():
         CTRConfig(cold="x").resolve(["user", "item"], {"user": 2, "item": 2}, GRAPH)
 
 
-def test_graph_features_default_to_all_cluster_rows_on_ctr_data():
-    """GraphHash's retrieval-scored "auto" share is not the CTR default: on Frappe's validation split it cost AUC."""
+def test_graph_features_default_to_all_cluster_rows_and_binary_edges_on_ctr_data():
+    """GraphHash's retrieval-scored "auto" share and count-weighted edges are not the CTR defaults (both cost
+    validation AUC on Frappe); a spec that sets either keeps its value."""
     data = _toy()
     cfg = CTRConfig(features={"item": FeatureSpec("graphhash", 5)})
     tables, report = fit_ctr_tables(data, cfg.resolve(data.features, data.vocab, GRAPH), GRAPH, cfg.cold, seed=0)
     assert tables["item"].cluster_share == 1.0 and report["item"]["cluster_share"] == 1.0
-    auto = CTRConfig(features={"item": FeatureSpec("graphhash", 5, {"cluster_share": "auto"}),
+    assert tables["item"].binarize is True and report["item"]["binarize"] is True
+    auto = CTRConfig(features={"item": FeatureSpec("graphhash", 5, {"cluster_share": "auto", "binarize": False}),
                                "user": FeatureSpec("double_graphhash", 4)})
     tables, report = fit_ctr_tables(data, auto.resolve(data.features, data.vocab, GRAPH), GRAPH, auto.cold, seed=0)
     assert tables["item"].cluster_share == "auto" and report["item"]["cluster_share"] == "auto"
-    assert tables["user"].cluster_share == 1.0 and report["user"]["cluster_share"] == 1.0
+    assert tables["item"].binarize is False and report["item"]["binarize"] is False
+    assert tables["user"].cluster_share == 1.0 and tables["user"].binarize is True
