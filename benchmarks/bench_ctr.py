@@ -51,7 +51,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ratio-steps", type=int, default=20)
     p.add_argument("--out", default=str(ROOT / "results" / "bench_ctr.json"))
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
+    p.add_argument("--merge", nargs="+", metavar="FILE",
+                   help="train nothing: merge these result files (a later file's run replaces an earlier one of the "
+                        "same dataset, model, strategy and seed), summarise and write --out")
     return p.parse_args(argv)
+
+
+def merge_files(paths: list[str]) -> dict:
+    """Runs of several bench_ctr files (later files win per dataset, model, strategy, seed) with their summary; the
+    mc_train_step_ratio of the last file that has one."""
+    runs: dict[tuple, dict] = {}
+    extra: dict = {}
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        for r in data["runs"]:
+            runs[(r["dataset"], r["model"], r["strategy"], r["seed"])] = dict(r, source=Path(path).name)
+        extra.update({k: data[k] for k in ("mc_train_step_ratio", "mc_step_ms", "plain_step_ms", "train", "dim",
+                                           "budget", "epochs", "patience") if k in data})
+    merged = list(runs.values())
+    return {**extra, "merged_from": [Path(p).name for p in paths], "summary": summarise(merged), "runs": merged}
 
 
 def one_run(data, model: str, strategy: str, seed: int, args) -> dict:
@@ -156,6 +174,12 @@ def mc_train_step_ratio(data, steps: int, batch: int = 4096, dim: int = 16) -> d
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.merge:
+        result = merge_files(args.merge)
+        Path(args.out).write_text(json.dumps(result, indent=1, sort_keys=True))
+        if args.json:
+            print(json.dumps({k: v for k, v in result.items() if k != "runs"}, sort_keys=True))
+        return 0
     import torch
 
     from recsys_hash.data.ctr_sets import load_ctr_dataset
