@@ -75,6 +75,28 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def goals(rows: list[dict], model: str = "mf") -> str:
+    """One line per (dataset, budget): the default graphhash against the best fixed cluster_share (oracle), the best
+    hashing baseline and the full table (issue 12's goals), Recall@20 mean ± std over the seeds run."""
+    out = ["| dataset | budget | graphhash (default) | oracle: best fixed share | × oracle | best hashing | × best "
+           "hashing | full | × full |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted((r for r in rows if r["strategy"] == "graphhash" and r["model"] == model),
+                    key=lambda r: (r["dataset"], -r["budget"])):
+        same = [x for x in rows if x["dataset"] == r["dataset"] and x["model"] == model]
+        fixed = [x for x in same if x["budget"] == r["budget"] and x["strategy"].startswith("graphhash:cluster_share")]
+        hashing = [x for x in same if x["budget"] == r["budget"] and x["strategy"] in HASHING]
+        full = next((x for x in same if x["strategy"] == "full"), None)
+        oracle = max(fixed, key=lambda x: x["recall@20"]) if fixed else None
+        best = max(hashing, key=lambda x: x["recall@20"]) if hashing else None
+        cell = lambda x: f"{_metric(x, 'recall@20')} ({x['seeds']} seed{'s' if x['seeds'] > 1 else ''})"
+        ratio = lambda x: f"{r['recall@20'] / x['recall@20']:.3f}" if x and x["recall@20"] else "-"
+        out.append(f"| {r['dataset']} | {r['budget']:.0%} | {cell(r)} | "
+                   + (f"{oracle['strategy'].split('=')[1]}: {cell(oracle)}" if oracle else "-")
+                   + f" | {ratio(oracle)} | " + (f"{best['strategy']}: {cell(best)}" if best else "-")
+                   + f" | {ratio(best)} | " + (cell(full) if full else "-") + f" | {ratio(full)} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] != ["--runs"]:
         print(table(merge(argv)))
@@ -88,6 +110,7 @@ def main(argv: list[str]) -> None:
         Path(out).write_text(json.dumps({"meta": {"merged_from": [Path(p).name for p in paths]}, "runs": runs,
                                          "summary": rows}, indent=1, default=float))
     print(table(rows))
+    print(goals(rows))
     for r in rows:
         if r["strategy"] in ("graphhash", "double_graphhash"):                # the defaults (automatic share)
             print(f"{r['dataset']} {r['model']} {r['strategy']} b={r['budget']} seeds={r['seeds']}: "
