@@ -66,7 +66,8 @@ class GraphHash(IdRemapper):
             clusters within half a standard error of the best score win; chosen share, resolution and scores in
             `clustering_summary_["auto"]`). A number in (0, 1] fixes it: measured with MF-BPR at 25%, 0.1 suits
             ml-1m (dense: high resolutions give near-random clusters), 1.0 (the paper's all-cluster rows) suits
-            gowalla; see benchmarks/RESULTS.md. `resolution` is then the start of the budget search.
+            gowalla, where "auto" falls short (0.65-0.76x of 1.0: its scorer favours coarse clusters plus private
+            rows there); see benchmarks/RESULTS.md. `resolution` is then the start of the budget search.
         max_search_runs / search_tol: Louvain runs allowed and relative count tolerance of the budget search.
         seed: seeds Louvain and the hash fallback.
     """
