@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -134,6 +135,9 @@ def main(argv=None) -> None:
     p.add_argument("--ladder-scorer", default="svd32",
                    help="scorer the ladder ranks its candidates with (svd32: choose_clustering as shipped)")
     args = p.parse_args(argv)
+    for name in args.scorers.split(",") + [args.ladder_scorer]:
+        if not re.fullmatch(r"knn|knnsz|svd[1-9][0-9]*", name):
+            p.error(f"unknown scorer {name!r} (knn, knnsz or svdR, e.g. svd32)")
     from threadpoolctl import threadpool_limits
 
     from recsys_hash.budget import resolve_budget
