@@ -6,8 +6,12 @@ carved graph at every resolution MF was measured at (the fixed shares' and the a
 score each clustering with the proxy scorers. Prints, per dataset/budget, MF Recall@20 next to each proxy score and
 what the pick makes of MF's best (x best).
 
-    PYTHONPATH=. python benchmarks/auto_proxy_loop.py [--datasets ml-100k,...] [--scorers svd32,svd64]
-        [--tail 0.5] [--ladder] [--cache DIR]
+    PYTHONPATH=. python benchmarks/auto_proxy_loop.py [--datasets ml-100k,...] [--scorers svd32,svd64,knn]
+        [--tail 0.5] [--ladder] [--cache DIR] [--results DIR]
+
+Scorers: `svdR` is `auto.score_rows` at rank R (PureSVD of the row-compressed graph); `knn` is `knn_score_rows`
+(item-based cosine kNN over the compressed rows, no rank limit), `knnsz` the same over sqrt(row size). MF truths: MF-BPR runs of seed 0 in
+DIR/bench_recall_auto*_{dataset}*.json, one point per (strategy, resolution).
 
 The pick among the MF-measured clusterings uses the same rule as `choose_clustering` (`one_se_pick`); --ladder also
 runs `choose_clustering` itself on the training graph.
@@ -17,43 +21,127 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
+import scipy.sparse as sp
+
+from recsys_hash.graph import auto
 
 ROOT = Path(__file__).resolve().parent
+_SVD_SCORE = auto.score_rows                          # --ladder-scorer swaps auto.score_rows out while the ladder runs
 
 
-def mf_points(ds: str) -> dict[float, list[tuple[str, float, float]]]:
-    """budget -> [(strategy, final resolution, MF Recall@20)] for graphhash runs of `ds`."""
+def mf_points(ds: str, results: Path = ROOT / "results") -> dict[float, list[tuple[str, float, float]]]:
+    """budget -> [(strategy [source file], final resolution, MF Recall@20)] for the MF-BPR graphhash runs of `ds` at
+    seed 0; a run found in several files (the *_merged files repeat their sources) counts once."""
     out: dict[float, list] = {}
-    for f in sorted(glob.glob(str(ROOT / "results" / f"bench_recall_auto*_{ds}*.json"))):
+    seen = set()
+    for f in sorted(glob.glob(str(results / f"bench_recall_auto*_{ds}*.json"))):
         for r in json.load(open(f))["runs"]:
             s = r.get("strategy") or ""
-            if r.get("dataset") != ds or not s.startswith("graphhash") or "clustering" not in r:
+            if (r.get("dataset") != ds or not s.startswith("graphhash") or "clustering" not in r
+                    or r.get("model", "mf") != "mf" or int(r.get("seed", 0)) != 0):
                 continue
             res = float(r["clustering"]["item"]["resolution"])
-            out.setdefault(float(r["budget"]), []).append((s + f" [{Path(f).stem[-12:]}]", res, r["recall@20"]))
+            key = (float(r["budget"]), s, round(res, 6))
+            if key in seen:
+                continue
+            seen.add(key)
+            src = Path(r.get("source") or f).stem.replace("bench_recall_", "")
+            out.setdefault(float(r["budget"]), []).append((f"{s} [{src}]", res, r["recall@20"]))
     return out
+
+
+def knn_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray,
+                   users: np.ndarray, k: int = auto.AUTO_K, seed: int = 0, per_user: bool = False,
+                   size_power: float = 0.0):
+    """`auto.score_rows` with an item-based kNN scorer in place of PureSVD: score(user, item row j) = sum over the
+    item rows i holding the user's training items of cosine(i, j), the cosine of the columns of the
+    row-compressed `fit` graph ([user rows, item rows] edge weights). No rank limit; every item of a row gets the
+    row's score (they share one embedding), the user's training items are masked, and a tied row straddling the
+    k-th place counts by the fraction of its unmasked items that fits, as in `score_rows`.
+
+    `size_power` > 0 divides row j's score by size_j ** size_power (`knnsz`: 0.5, an item's own cosine if the items
+    of a row had disjoint users): a row of many items aggregates a dense column that is close to every profile."""
+    user_rows, item_rows = auto._spread(user_rows, seed, 0xC01D), auto._spread(item_rows, seed, 0xC01E)
+    n_ur, n_ir = int(user_rows.max()) + 1, int(item_rows.max()) + 1
+    pu = sp.csr_matrix((np.ones(user_rows.size), (np.arange(user_rows.size), user_rows)), shape=(user_rows.size, n_ur))
+    pi = sp.csr_matrix((np.ones(item_rows.size), (np.arange(item_rows.size), item_rows)), shape=(item_rows.size, n_ir))
+    comp = (pu.T @ fit @ pi).tocsr()                               # [user rows, item rows] edge weights
+    inv = 1.0 / np.sqrt(np.maximum(np.asarray(comp.multiply(comp).sum(axis=0)).ravel(), 1e-12))
+    mine = _binary_rows(fit[users], pi)                            # [n scored, n_ir] sparse 0/1: the user's rows
+    # sum_i cos(i, j) = ((mine D) comp^T) comp D: dense only for [scored users x user rows] and [.. x item rows]
+    left = np.asarray((mine @ sp.diags(inv) @ comp.T.tocsr()).todense())    # [n scored, n_ur]
+    size = np.bincount(item_rows, minlength=n_ir).astype(np.float64)
+    scale = inv / np.maximum(size, 1.0) ** size_power
+    scores = np.asarray((comp.T.tocsr() @ left.T).T) * scale[None, :]      # [n scored, n_ir]
+    hits_by_row = (held[users] @ pi).toarray()
+    avail = size[None, :] - auto._binary_count(fit[users], pi)      # the user's training items are masked
+    scores[avail <= 0] = -np.inf
+    return _recall_at_k(scores, avail, hits_by_row, np.asarray(held[users].getnnz(axis=1)).ravel(), k, per_user)
+
+
+def _binary_rows(b_users: sp.csr_matrix, pi: sp.csr_matrix) -> sp.csr_matrix:
+    """0/1 [n, item rows]: which item rows hold one of each user's training items."""
+    m = (b_users @ pi).tocsr()
+    m.data[:] = 1.0
+    return m
+
+
+def _recall_at_k(scores: np.ndarray, avail: np.ndarray, hits_by_row: np.ndarray, n_held: np.ndarray, k: int,
+                 per_user: bool):
+    """Recall@k from per-row item scores ([n, rows], -inf: masked), unmasked items per row and held items per row;
+    rows are taken best first, each filling `avail` places, and the row straddling the k-th place counts by the
+    fraction of its items that fits (the same tie rule as `auto.score_rows`)."""
+    top = min(k, scores.shape[1])
+    idx = np.argpartition(-scores, top - 1, axis=1)[:, :top]
+    order = np.take_along_axis(idx, np.argsort(-np.take_along_axis(scores, idx, axis=1), axis=1, kind="stable"),
+                               axis=1)
+    a = np.take_along_axis(avail, order, axis=1)
+    a = np.where(np.isfinite(np.take_along_axis(scores, order, axis=1)), np.maximum(a, 0), 0)
+    before = np.cumsum(a, axis=1) - a
+    frac = np.clip((k - before) / np.maximum(a, 1), 0.0, 1.0) * (a > 0)
+    hits = (np.take_along_axis(hits_by_row, order, axis=1) * frac).sum(axis=1)
+    recall = hits / np.minimum(k, np.maximum(n_held, 1))
+    return recall if per_user else float(np.mean(recall))
+
+
+def score(name: str, fit, held, user_rows, item_rows, users) -> np.ndarray:
+    """Per-user Recall@20 of scorer `name` (`knn`, `knnsz` or `svdR`) on the held edges."""
+    if name in ("knn", "knnsz"):
+        return knn_score_rows(fit, held, user_rows, item_rows, users, seed=0, per_user=True,
+                              size_power=0.5 if name == "knnsz" else 0.0)
+    if name.startswith("svd") and name[3:].isdigit():
+        return _SVD_SCORE(fit, held, user_rows, item_rows, users, seed=0, rank=int(name[3:]), per_user=True)
+    raise ValueError(f"--scorers: unknown scorer {name!r} (knn, knnsz or svdR, e.g. svd32)")
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--datasets", default="ml-100k,lastfm,amazon-electronics,ml-1m,gowalla")
-    p.add_argument("--scorers", default="svd32", help="svdR: PureSVD of rank R")
+    p.add_argument("--scorers", default="svd32",
+                   help="svdR: PureSVD of rank R; knn: item-based cosine kNN; knnsz: knn / sqrt(row size)")
+    p.add_argument("--results", default=str(ROOT / "results"), help="folder of the bench_recall_auto*.json MF runs")
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "recsys_hash_autoloop"),
                    help="folder for cached clusterings")
     p.add_argument("--tail", type=float, default=0.5, help="score users up to this degree quantile (1: all)")
     p.add_argument("--ladder", action="store_true",
                    help="also run choose_clustering (the real ladder) and print its candidates and pick")
+    p.add_argument("--ladder-scorer", default="svd32",
+                   help="scorer the ladder ranks its candidates with (svd32: choose_clustering as shipped)")
     args = p.parse_args(argv)
+    for name in args.scorers.split(",") + [args.ladder_scorer]:
+        if not re.fullmatch(r"knn|knnsz|svd[1-9][0-9]*", name):
+            p.error(f"unknown scorer {name!r} (knn, knnsz or svdR, e.g. svd32)")
     from threadpoolctl import threadpool_limits
 
     from recsys_hash.budget import resolve_budget
     from recsys_hash.data import load_interactions
-    from recsys_hash.graph import auto
     from recsys_hash.graph.biadjacency import build_biadjacency
     from recsys_hash.graph.clustering import GraphClustering, cluster_bipartite
 
@@ -74,7 +162,7 @@ def main(argv=None) -> None:
             np.savez(f, u=c.user_labels, i=c.item_labels)
             return c.user_labels, c.item_labels
 
-        for budget, pts in sorted(mf_points(ds).items(), reverse=True):
+        for budget, pts in sorted(mf_points(ds, Path(args.results)).items(), reverse=True):
             targets = {"user": resolve_budget(budget, b.shape[0], "user"),
                        "item": resolve_budget(budget, b.shape[1], "item")}
             best_mf = max(x[2] for x in pts)
@@ -90,8 +178,7 @@ def main(argv=None) -> None:
                 for s in scores:
                     t = time.perf_counter()
                     with threadpool_limits(1):
-                        v = auto.score_rows(fit, held, rows["user"], rows["item"], users, seed=0, rank=int(s[3:]),
-                                            per_user=True)
+                        v = score(s, fit, held, rows["user"], rows["item"], users)
                     scores[s].append(v)
                     line += f" {s}={v.mean():.4f}({time.perf_counter() - t:.1f}s)"
                 print(line, flush=True)
@@ -100,8 +187,14 @@ def main(argv=None) -> None:
                 print(f"  -> {s}: picks {pts[pick][0]} MF {pts[pick][2]:.4f} = {pts[pick][2] / best_mf:.3f}x best")
             if args.ladder:
                 t = time.perf_counter()
-                c = auto.choose_clustering(b, targets, seed=0)
-                print(f"  ladder ({time.perf_counter() - t:.1f}s): pick r={c.auto['resolution']} "
+
+                def ladder_score(fit_, held_, ur, ir, users_, seed=0, per_user=False, **_):
+                    v = score(args.ladder_scorer, fit_, held_, ur, ir, users_)
+                    return v if per_user else float(np.mean(v))
+
+                with mock.patch.object(auto, "score_rows", ladder_score):
+                    c = auto.choose_clustering(b, targets, seed=0)
+                print(f"  ladder {args.ladder_scorer} ({time.perf_counter() - t:.1f}s): pick r={c.auto['resolution']} "
                       f"share={c.auto['cluster_share']}")
                 for x in c.auto["candidates"]:
                     print("    ", {k: (round(v, 4) if isinstance(v, float) else v) for k, v in x.items()})
