@@ -83,7 +83,8 @@ def knn_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarra
     hits_by_row = (held[users] @ pi).toarray()
     avail = size[None, :] - auto._binary_count(fit[users], pi)      # the user's training items are masked
     scores[avail <= 0] = -np.inf
-    return _recall_at_k(scores, avail, hits_by_row, np.asarray(held[users].getnnz(axis=1)).ravel(), k, per_user)
+    n_held = np.asarray(held[users].getnnz(axis=1)).ravel()
+    return auto.recall_at_k_rows(scores, avail, hits_by_row, n_held, k, per_user)
 
 
 def _binary_rows(b_users: sp.csr_matrix, pi: sp.csr_matrix) -> sp.csr_matrix:
@@ -91,24 +92,6 @@ def _binary_rows(b_users: sp.csr_matrix, pi: sp.csr_matrix) -> sp.csr_matrix:
     m = (b_users @ pi).tocsr()
     m.data[:] = 1.0
     return m
-
-
-def _recall_at_k(scores: np.ndarray, avail: np.ndarray, hits_by_row: np.ndarray, n_held: np.ndarray, k: int,
-                 per_user: bool):
-    """Recall@k from per-row item scores ([n, rows], -inf: masked), unmasked items per row and held items per row;
-    rows are taken best first, each filling `avail` places, and the row straddling the k-th place counts by the
-    fraction of its items that fits (the same tie rule as `auto.score_rows`)."""
-    top = min(k, scores.shape[1])
-    idx = np.argpartition(-scores, top - 1, axis=1)[:, :top]
-    order = np.take_along_axis(idx, np.argsort(-np.take_along_axis(scores, idx, axis=1), axis=1, kind="stable"),
-                               axis=1)
-    a = np.take_along_axis(avail, order, axis=1)
-    a = np.where(np.isfinite(np.take_along_axis(scores, order, axis=1)), np.maximum(a, 0), 0)
-    before = np.cumsum(a, axis=1) - a
-    frac = np.clip((k - before) / np.maximum(a, 1), 0.0, 1.0) * (a > 0)
-    hits = (np.take_along_axis(hits_by_row, order, axis=1) * frac).sum(axis=1)
-    recall = hits / np.minimum(k, np.maximum(n_held, 1))
-    return recall if per_user else float(np.mean(recall))
 
 
 def score(name: str, fit, held, user_rows, item_rows, users) -> np.ndarray:

@@ -126,7 +126,15 @@ def score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, i
     avail = size[None, :] - _binary_count(fit[users], pi)            # the user's training items are masked
     scores[avail <= 0] = -np.inf
     n_held = np.asarray(held[users].getnnz(axis=1)).ravel()
-    top = min(k, n_ir)
+    return recall_at_k_rows(scores, avail, hits_by_row, n_held, k, per_user)
+
+
+def recall_at_k_rows(scores: np.ndarray, avail: np.ndarray, hits_by_row: np.ndarray, n_held: np.ndarray, k: int,
+                     per_user: bool = False):
+    """Recall@k from per-row item scores ([n, rows], -inf: masked), each row's unmasked items (`avail`) and held-out
+    items (`hits_by_row`): rows are taken best first, each filling `avail` places, and the row straddling the k-th
+    place counts by the fraction of its items that fits (random tie breaking among a row's items)."""
+    top = min(k, scores.shape[1])
     idx = np.argpartition(-scores, top - 1, axis=1)[:, :top]
     order = np.take_along_axis(idx, np.argsort(-np.take_along_axis(scores, idx, axis=1), axis=1, kind="stable"),
                                axis=1)
