@@ -41,11 +41,11 @@ COLD_SHARE = 0.1
 CTR_GRAPH_DEFAULTS = {"cluster_share": 1.0, "binarize": True}
 
 
-def _graph_params(cls: type, params: Mapping[str, Any]) -> dict[str, Any]:
+def _graph_params(strategy: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The feature's strategy params, completed with CTR_GRAPH_DEFAULTS the strategy takes and the spec leaves unset."""
-    import inspect
+    from recsys_hash.ids.registry import strategy_params
 
-    takes = inspect.signature(cls).parameters
+    takes = strategy_params(strategy)
     return {**{k: v for k, v in CTR_GRAPH_DEFAULTS.items() if k in takes}, **params}
 
 
@@ -111,9 +111,8 @@ def fit_ctr_tables(data: CTRDataset, specs: Mapping[str, FeatureSpec], graph_fie
             budget = {f: _rows(specs[f], data.vocab[f]) for f in feats}
             reserved = {f: _cold_rows(budget[f], cold_share) if cold == "cold_rows" else 0 for f in feats}
             rows = {sides[f]: budget[f] - reserved[f] for f in feats}
-            cls = get_strategy(strategy)
-            params = _graph_params(cls, specs[feats[0]].params)
-            fitted = cls.fit_sides(pos, rows=rows, seed=seed, **params)
+            params = _graph_params(strategy, specs[feats[0]].params)
+            fitted = get_strategy(strategy).fit_sides(pos, rows=rows, seed=seed, **params)
             for f in feats:
                 rem = fitted[sides[f]]
                 n_clustered = int(rem.known_.sum())
