@@ -10,6 +10,11 @@ dims over the same KJT: an attention table (search / hashing) and a representati
 
     >>> model = LongSeqCTR(SeqModelConfig(module="sdim", dim=16), {"item": item_remapper})
     >>> logits = model(dense, kjt)     # KJT keys target_item, hist_item (+ target_cate, hist_cate, context)
+
+Auxiliary full-attention loss (twin / dare, `aux_loss=True`, as in the DARE authors' training scripts): a second MLP of
+the same shape reads [v, h_full, v ⊙ h_full] (+ context), h_full being softmax attention over ALL the behaviours
+instead of the top K; in training its logits (`pop_auxiliary_logits`) add a BCE term of weight 1 to the loss, so every
+behaviour's attention row gets a gradient, not only the K the search kept. Prediction never uses it.
 """
 from __future__ import annotations
 
@@ -26,13 +31,16 @@ from recsys_hash.sequence import DARE, SDIM, TWIN, DINAttention, DotTargetAttent
 
 SEQUENCE_MODULES = ("din", "dot", "sdim", "twin", "dare", "sdim_decoupled")
 DECOUPLED = ("dare", "sdim_decoupled")
+#: modules whose search keeps K behaviours: the auxiliary full-attention loss applies to them
+AUX_MODULES = ("twin", "dare")
 SEQUENCE_TABLES = {"item": ("target_item", "hist_item"), "cate": ("target_cate", "hist_cate")}
 
 
 @dataclass
 class SeqModelConfig:
     """Model settings. att_dim: attention-table dim of the decoupled modules (None -> dim // 2, DARE's cheaper
-    search); k: behaviours kept by TWIN/DARE's search; m, tau, hash_seed: SDIM's SimHash."""
+    search); k: behaviours kept by TWIN/DARE's search; m, tau, hash_seed: SDIM's SimHash; aux_loss: twin / dare
+    also train an auxiliary full-attention head (see the module doc)."""
 
     module: str = "sdim"
     dim: int = 16
@@ -43,10 +51,14 @@ class SeqModelConfig:
     hash_seed: int = 0
     hidden: tuple[int, ...] = (200, 80)
     din_hidden: tuple[int, ...] = (80, 40)
+    aux_loss: bool = False
 
     def __post_init__(self) -> None:
         if self.module not in SEQUENCE_MODULES:
             raise ValueError(f"unknown sequence module {self.module!r}; choose one of {', '.join(SEQUENCE_MODULES)}")
+        if self.aux_loss and self.module not in AUX_MODULES:
+            raise ValueError(f"aux_loss (the auxiliary full-attention loss) is for the top-K modules "
+                             f"{' / '.join(AUX_MODULES)}, not {self.module!r}")
         if self.dim < 1 or (self.att_dim is not None and self.att_dim < 1):
             raise ValueError(f"dim and att_dim must be >= 1, got dim={self.dim}, att_dim={self.att_dim}")
         self.hidden, self.din_hidden = tuple(self.hidden), tuple(self.din_hidden)
@@ -69,6 +81,15 @@ def _sequence_module(cfg: SeqModelConfig) -> nn.Module:
     if cfg.module == "twin":
         return TWIN(d, cfg.k)
     return DARE(cfg.attention_dim, d, cfg.k)
+
+
+def _mlp(width: int, hidden: tuple[int, ...]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.PReLU()]
+        width = h
+    layers.append(nn.Linear(width, 1))
+    return nn.Sequential(*layers)
 
 
 def _one_per_row(jt: JaggedTensor, key: str) -> torch.Tensor:
@@ -107,14 +128,10 @@ class LongSeqCTR(nn.Module):
                 for table in ec._embedding_module.embeddings.values():
                     nn.init.normal_(table.weight, 0.0, EMB_INIT_STD)
         self.sequence = _sequence_module(config)
-        d = config.dim
-        layers: list[nn.Module] = []
-        width = 3 * d + d * len(self.context)
-        for h in config.hidden:
-            layers += [nn.Linear(width, h), nn.PReLU()]
-            width = h
-        layers.append(nn.Linear(width, 1))
-        self.mlp = nn.Sequential(*layers)
+        width = 3 * config.dim + config.dim * len(self.context)
+        self.mlp = _mlp(width, config.hidden)
+        self.aux_mlp = _mlp(width, config.hidden) if config.aux_loss else None
+        self._aux_logits: Optional[torch.Tensor] = None
 
     def _embed(self, ec, kjt: KeyedJaggedTensor) -> tuple[torch.Tensor, JaggedSeq, dict[str, JaggedTensor]]:
         """(target [B, d], behaviours JaggedSeq [N, d], all outputs) summed over the item (+ category) tables."""
@@ -132,16 +149,30 @@ class LongSeqCTR(nn.Module):
 
     def forward(self, dense: torch.Tensor, features: KeyedJaggedTensor) -> torch.Tensor:
         target, seq, out = self._embed(self.repr_ec, features)
+        h_full = None
+        aux = self.aux_mlp is not None and self.training
         if self.att_ec is None:
             h = self.sequence(seq, target)
+            if aux:
+                h_full = self.sequence.full_attention(seq, target)
         else:
             t_att, seq_att, _ = self._embed(self.att_ec, features)
             if isinstance(self.sequence, DARE):
                 h = self.sequence(seq_att, t_att, seq.values)
+                if aux:
+                    h_full = self.sequence.full_attention(seq_att, t_att, seq.values)
             else:
                 h = self.sequence(seq_att, t_att, sum_values=seq)
         ctx = [_one_per_row(out[c], c) for c in self.context]
+        self._aux_logits = (None if h_full is None else
+                            self.aux_mlp(torch.cat([target, h_full, target * h_full, *ctx], dim=1)).reshape(-1))
         return self.mlp(torch.cat([target, h, target * h, *ctx], dim=1)).reshape(-1)
+
+    def pop_auxiliary_logits(self) -> Optional[torch.Tensor]:
+        """The auxiliary head's logits [B] of the last training forward (None without aux_loss, in eval mode, or
+        once taken): the trainer adds their BCE to the loss."""
+        out, self._aux_logits = self._aux_logits, None
+        return out
 
     def embedding_parameters(self) -> list[nn.Parameter]:
         return [p for ec in (self.repr_ec, self.att_ec) if ec is not None for p in ec.parameters()]

@@ -99,6 +99,12 @@ def predict(model: CTRModel, data: CTRDataset, split: str, batch: int = 32768,
     return np.concatenate(out)
 
 
+def auxiliary_logits(model: torch.nn.Module) -> Optional[torch.Tensor]:
+    """Logits of a model's auxiliary training head for the batch just run (`pop_auxiliary_logits`), else None."""
+    pop = getattr(model, "pop_auxiliary_logits", None)
+    return pop() if pop is not None else None
+
+
 def _on_device(batch: tuple, ctx: Optional[DistContext]) -> tuple:
     if ctx is None or ctx.device.type == "cpu":
         return batch
@@ -167,9 +173,13 @@ def train_ctr(model: CTRModel, data: CTRDataset, cfg: CTRTrainConfig, seed: int 
             opt.step()
 
     def train_step(idx: np.ndarray, l2: bool) -> float:
-        """One optimiser step on rows `idx`; returns the batch's summed loss (BCE + the embedding L2 term)."""
+        """One optimiser step on rows `idx`; returns the batch's summed loss (BCE, + an auxiliary head's BCE, + the
+        embedding L2 term)."""
         dense, kjt, labels = data.batch("train", idx)
         loss = F.binary_cross_entropy_with_logits(model(dense, kjt), labels)
+        aux = auxiliary_logits(model)
+        if aux is not None:   # an auxiliary head's BCE (LongSeqCTR's full-attention loss), weight 1
+            loss = loss + F.binary_cross_entropy_with_logits(aux, labels)
         if l2:       # L2 on the embeddings this batch looked up (pooled per feature), averaged over its rows
             loss = loss + cfg.emb_l2 * pooled.pop("kt").values().pow(2).sum() / idx.size
         step(loss)
@@ -183,6 +193,9 @@ def train_ctr(model: CTRModel, data: CTRDataset, cfg: CTRTrainConfig, seed: int 
         dense, kjt, labels = _on_device(data.batch("train", idx), ctx)
         w = torch.from_numpy(weight).to(labels.device)
         per_row = F.binary_cross_entropy_with_logits(net(dense, kjt), labels, reduction="none")
+        aux = auxiliary_logits(inner)
+        if aux is not None:
+            per_row = per_row + F.binary_cross_entropy_with_logits(aux, labels, reduction="none")
         if l2:
             per_row = per_row + cfg.emb_l2 * pooled.pop("kt").values().pow(2).sum(dim=1)
         part = (per_row * w).sum()

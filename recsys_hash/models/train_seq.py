@@ -75,7 +75,8 @@ def run_seq(data: SeqCTRDataset, model_cfg: SeqModelConfig, train: Optional[CTRT
     result = {
         "dataset": data.name, "split": data.split_note, "module": model_cfg.module, "seed": seed,
         "dim": model_cfg.dim, "att_dim": model_cfg.attention_dim if model_cfg.module in ("dare", "sdim_decoupled")
-        else None, "max_len": data.max_len, "strategy": strategy,
+        else None, "tau": model_cfg.tau if model_cfg.module in ("sdim", "sdim_decoupled") else None,
+        "aux_loss": model_cfg.aux_loss, "max_len": data.max_len, "strategy": strategy,
         "auc": test["auc"], "gauc": test["gauc"], "logloss": test["logloss"], "logloss_note": LOGLOSS_NOTE,
         "train_s": res.train_s, "valid_s": res.valid_s, "wall_s": wall, "epochs": res.epochs_run,
         "best_epoch": res.best_epoch, "logloss_epoch": res.tracked_best["logloss"]["epoch"],

@@ -52,6 +52,17 @@ class _TopK(nn.Module):
         return torch.bmm(w[:, None, :], values[flat]).squeeze(1)
 
 
+    def _full(self, seq: JaggedSeq, target: torch.Tensor, d_att: int, values: torch.Tensor) -> torch.Tensor:
+        """No search: Σ over every valid behaviour of softmax(score / √d_att) values_i, [B, values.shape[1]] (zeros
+        for a row without behaviours). The auxiliary full-attention path: unlike the top-K, it gives every
+        behaviour's attention row a gradient."""
+        if seq.max_len == 0:
+            return values.new_zeros(seq.batch, values.shape[1])
+        scores = torch.bmm(seq.pad(), target[:, :, None]).squeeze(-1) / math.sqrt(d_att)
+        w = masked_softmax(scores, seq.mask())
+        return torch.bmm(w[:, None, :], seq.pad(values)).squeeze(1)
+
+
 class TWIN(_TopK):
     """TWIN-style two-stage attention on one table: forward(seq [N, d], target [B, d]) -> [B, d]."""
 
@@ -62,6 +73,11 @@ class TWIN(_TopK):
     def forward(self, seq: JaggedSeq, target: torch.Tensor) -> torch.Tensor:
         _check_target(seq, target, "TWIN")
         return self._pool(seq, target, self.dim, seq.values)
+
+    def full_attention(self, seq: JaggedSeq, target: torch.Tensor) -> torch.Tensor:
+        """Softmax attention over all valid behaviours (no top-K): the auxiliary path's h, [B, d]."""
+        _check_target(seq, target, "TWIN")
+        return self._full(seq, target, self.dim, seq.values)
 
 
 class DARE(_TopK):
@@ -78,9 +94,19 @@ class DARE(_TopK):
         super().__init__(k, "DARE")
         self.att_dim, self.repr_dim = int(att_dim), int(repr_dim)
 
-    def forward(self, seq_att: JaggedSeq, target_att: torch.Tensor, repr_values: torch.Tensor) -> torch.Tensor:
-        _check_target(seq_att, target_att, "DARE (attention)")
+    @staticmethod
+    def _check_repr(seq_att: JaggedSeq, repr_values: torch.Tensor) -> None:
         if repr_values.dim() != 2 or repr_values.shape[0] != seq_att.values.shape[0]:
             raise ValueError(f"DARE: representation values {tuple(repr_values.shape)} must be "
                              f"[{seq_att.values.shape[0]}, d_repr], one row per behaviour of the attention sequence")
+
+    def forward(self, seq_att: JaggedSeq, target_att: torch.Tensor, repr_values: torch.Tensor) -> torch.Tensor:
+        _check_target(seq_att, target_att, "DARE (attention)")
+        self._check_repr(seq_att, repr_values)
         return self._pool(seq_att, target_att, self.att_dim, repr_values)
+
+    def full_attention(self, seq_att: JaggedSeq, target_att: torch.Tensor, repr_values: torch.Tensor) -> torch.Tensor:
+        """Attention-table softmax over all valid behaviours (no top-K) on the representation rows, [B, d_repr]."""
+        _check_target(seq_att, target_att, "DARE (attention)")
+        self._check_repr(seq_att, repr_values)
+        return self._full(seq_att, target_att, self.att_dim, repr_values)

@@ -3,7 +3,8 @@
 The equivalence checked: the same seeded shuffle cut into steps of 2 x 64 rows (one process: 128), each rank
 training on its half, must give the loss history, validation metrics and final weights of a single unsharded process
 (SGD on the tables — linear in the gradient, so only float summation order differs; AdamW on the dense layers).
-The CTR model (MC-EBC, with the pooled-embedding L2 term) and DARE (two MC-ECs) go through `train_ctr` itself.
+The CTR model (MC-EBC, with the pooled-embedding L2 term) and DARE (two MC-ECs; also with its auxiliary
+full-attention loss) go through `train_ctr` itself.
 """
 import functools
 import json
@@ -35,7 +36,7 @@ def _ctr_case():
     return data, CTRModel("dlrm", tables, dim=8, hidden=16), dict(emb_l2=1e-3)
 
 
-def _seq_case():
+def _seq_case(aux_loss: bool = False):
     from recsys_hash.data.seq_sets import synthetic_seq_ctr
     from recsys_hash.models.seq_ctr import LongSeqCTR, SeqModelConfig
     from recsys_hash.models.train_seq import fit_seq_tables
@@ -43,10 +44,11 @@ def _seq_case():
     data = synthetic_seq_ctr(seed=0, n_users=200, max_len=30, n_items=200)
     tables = fit_seq_tables(data, "universal", 0.5, seed=0)
     torch.manual_seed(0)
-    return data, LongSeqCTR(SeqModelConfig(module="dare", dim=8, k=5), tables), dict(emb_l2=0.0)
+    return data, LongSeqCTR(SeqModelConfig(module="dare", dim=8, k=5, aux_loss=aux_loss), tables), dict(emb_l2=0.0)
 
 
-CASES = {"ctr": _ctr_case, "seq": _seq_case}
+# seq_aux: DARE with the auxiliary full-attention head, whose BCE each rank adds to its part of the step
+CASES = {"ctr": _ctr_case, "seq": _seq_case, "seq_aux": functools.partial(_seq_case, aux_loss=True)}
 
 
 def _train(case, ctx):

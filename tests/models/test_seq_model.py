@@ -109,3 +109,55 @@ def test_embedding_l2_needs_a_pooled_sparse_arch():
     assert seq_train_config().emb_l2 == 0.0
     with pytest.raises(ValueError, match=r"emb_l2=0.001 needs a model with a pooled sparse arch .*LongSeqCTR has none"):
         run_seq(data, SeqModelConfig(module="dot", dim=4), seq_train_config(epochs=1, emb_l2=1e-3, progress=False))
+
+
+@pytest.mark.parametrize("module", ["twin", "dare"])
+def test_auxiliary_full_attention_head_trains_in_training_mode_only_and_never_changes_predictions(module):
+    seed_everything(0)
+    model = LongSeqCTR(SeqModelConfig(module=module, dim=8, k=2, aux_loss=True), _tables())
+    seed_everything(0)
+    plain = LongSeqCTR(SeqModelConfig(module=module, dim=8, k=2), _tables())
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("aux_mlp.")})
+    kjt = _kjt([0, 1, 6, 9])
+    logits = model(torch.zeros(4, 0), kjt)
+    torch.testing.assert_close(logits, plain(torch.zeros(4, 0), kjt), rtol=0, atol=0)
+    aux = model.pop_auxiliary_logits()
+    assert aux.shape == (4,) and model.pop_auxiliary_logits() is None and plain.pop_auxiliary_logits() is None
+    # the auxiliary logits are the aux MLP on [v, h_full, v ⊙ h_full]
+    seen = {}
+    model.aux_mlp.register_forward_hook(lambda mod, inp, out: seen.update(x=inp[0].detach()))
+    model(torch.zeros(4, 0), kjt)
+    t_rep, seq_rep, _ = model._embed(model.repr_ec, kjt)
+    if module == "dare":
+        t_att, seq_att, _ = model._embed(model.att_ec, kjt)
+        h_full = model.sequence.full_attention(seq_att, t_att, seq_rep.values)
+    else:
+        h_full = model.sequence.full_attention(seq_rep, t_rep)
+    torch.testing.assert_close(seen["x"], torch.cat([t_rep, h_full, t_rep * h_full], 1).detach(), rtol=0, atol=1e-6)
+    # its loss reaches the attention rows of behaviours the top-2 search dropped (rows of >= 2 behaviours: a lone
+    # behaviour's softmax weight is 1 whatever its score)
+    model.zero_grad()
+    kjt = _kjt([0, 6, 9])
+    model(torch.zeros(3, 0), kjt)
+    model.pop_auxiliary_logits().sum().backward()
+    ec = model.att_ec if module == "dare" else model.repr_ec
+    item_grad = ec._embedding_module.embeddings["item"].weight.grad
+    hist = kjt["hist_item"].values()
+    assert (item_grad[torch.unique(hist)].abs().sum(1) > 0).all()
+    model.eval()
+    model(torch.zeros(4, 0), kjt)
+    assert model.pop_auxiliary_logits() is None                              # never at prediction time
+    with pytest.raises(ValueError, match="aux_loss"):
+        SeqModelConfig(module="sdim", aux_loss=True)
+
+
+def test_trainer_adds_the_auxiliary_bce_to_the_loss():
+    data = synthetic_seq_ctr(seed=0, n_users=60, max_len=20, n_items=40, targets_per_user=2)
+    losses = {}
+    for aux in (False, True):
+        res, _ = run_seq(data, SeqModelConfig(module="dare", dim=8, k=3, aux_loss=aux),
+                         seq_train_config(epochs=1, patience=None, progress=False), seed=0)
+        losses[aux] = res["history"][0]["loss"]
+        assert res["aux_loss"] is aux
+    # two BCE terms near log 2 each at the start, against one
+    assert losses[True] > 1.5 * losses[False] and losses[False] == pytest.approx(np.log(2), abs=0.1)

@@ -148,3 +148,33 @@ def test_bad_k_and_targets_are_named():
         DINAttention(4)(seq, torch.zeros(1, 5))
     with pytest.raises(ValueError, match=r"negative sequence length -1 at row 1"):
         JaggedSeq.of(torch.zeros(3, 4), torch.tensor([4, -1]))
+
+
+@pytest.mark.parametrize("k", [2, 50])
+def test_full_attention_is_a_masked_softmax_over_every_behaviour_and_equals_the_top_k_when_k_covers_all(jagged, k):
+    seq_att, t_att = jagged(LENGTHS, dim=3, seed=1)
+    seq_rep, _ = jagged(LENGTHS, dim=5, seed=2)
+    dare = DARE(3, 5, k=k)
+    full = dare.full_attention(seq_att, t_att, seq_rep.values)
+    start = 0
+    for b, n in enumerate(LENGTHS):
+        w = torch.softmax(seq_att.values[start:start + n] @ t_att[b] / math.sqrt(3), 0)
+        ref = (w[:, None] * seq_rep.values[start:start + n]).sum(0) if n else torch.zeros(5, dtype=full.dtype)
+        torch.testing.assert_close(full[b], ref, rtol=0, atol=1e-12)
+        start += n
+    if k >= max(LENGTHS):                                   # the search keeps everything: the same h
+        torch.testing.assert_close(full, dare(seq_att, t_att, seq_rep.values), rtol=0, atol=1e-12)
+    torch.testing.assert_close(TWIN(3, k=k).full_attention(seq_att, t_att), dare.full_attention(seq_att, t_att,
+                               seq_att.values), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="representation values"):
+        dare.full_attention(seq_att, t_att, seq_rep.values[:-1])
+
+
+def test_full_attention_gives_every_behaviour_an_attention_gradient_the_top_k_does_not():
+    torch.manual_seed(0)
+    att, rep = torch.nn.Embedding(20, 4), torch.nn.Embedding(20, 6)
+    ids, lengths, target = torch.tensor([1, 2, 3, 4, 5, 6, 7]), torch.tensor([5, 2]), torch.tensor([10, 11])
+    dare = DARE(4, 6, k=2)
+    h = dare.full_attention(JaggedSeq.of(att(ids), lengths), att(target), rep(ids).detach())
+    (h * rep(target).detach()).sum().backward()
+    assert set(torch.nonzero(att.weight.grad.abs().sum(1)).flatten().tolist()) == set(range(1, 8)) | {10, 11}
