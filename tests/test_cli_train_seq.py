@@ -17,14 +17,14 @@ def test_train_seq_json_on_the_synthetic_set():
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert {"auc", "logloss", "gauc", "train_s", "module"} <= set(out)
     assert out["module"] == "twin" and out["max_len"] == 40 and 0 < out["auc"] < 1
-    assert out["aux_loss"] is False and out["tau"] is None
+    assert out["aux_loss"] is True and out["tau"] is None                 # on by default for twin / dare
 
 
 def test_train_seq_aux_loss_flag_reaches_the_model_and_is_refused_where_it_has_no_meaning():
-    res = _run("--dataset", "synthetic", "--module", "dare", "--aux-loss", "--max-len", "40", "--epochs", "1",
+    res = _run("--dataset", "synthetic", "--module", "dare", "--no-aux-loss", "--max-len", "40", "--epochs", "1",
                "--dim", "8", "--threads", "1", "--json")
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout.strip().splitlines()[-1])["aux_loss"] is True
+    assert json.loads(res.stdout.strip().splitlines()[-1])["aux_loss"] is False
     res = _run("--dataset", "synthetic", "--module", "sdim", "--aux-loss", "--json")
     assert res.exit_code == 1
     assert "aux_loss (the auxiliary full-attention loss) is for the top-K modules twin / dare, not 'sdim'" in res.stdout

@@ -48,9 +48,9 @@ def register(app: typer.Typer) -> None:
         k: Optional[int] = typer.Option(None, "--k", help="Behaviours kept by TWIN / DARE's search (default 20)."),
         m: Optional[int] = typer.Option(None, "--m", help="SDIM hash functions (default 48)."),
         tau: Optional[int] = typer.Option(None, "--tau", help="SDIM bits per signature; must divide m (default 3)."),
-        aux_loss: bool = typer.Option(False, "--aux-loss/--no-aux-loss", help="twin / dare: also train an auxiliary "
-                                      "full-attention head (softmax over every behaviour), BCE weight 1; prediction "
-                                      "does not use it."),
+        aux_loss: Optional[bool] = typer.Option(None, "--aux-loss/--no-aux-loss", help="twin / dare: also train an "
+                                                "auxiliary full-attention head (softmax over every behaviour), BCE "
+                                                "weight 1; prediction does not use it (default: on for twin / dare)."),
         strategy: str = typer.Option("full", "--strategy", help="ID strategy of the item table (hashing/frequency)."),
         budget: Optional[str] = typer.Option(None, "--budget", help=f"Item-table rows for --strategy: {opt.BUDGET_RULE} "
                                              "(default 0.5)."),
@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = opt.JSON,
     ) -> None:
         """Train a CTR model over long behaviour sequences with one sequence module; report AUC, logloss, GAUC."""
-        model_overrides = {"dim": dim, "att_dim": att_dim, "k": k, "m": m, "tau": tau, "aux_loss": aux_loss or None}
+        model_overrides = {"dim": dim, "att_dim": att_dim, "k": k, "m": m, "tau": tau, "aux_loss": aux_loss}
         train_overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "emb_lr": emb_lr,
                            "emb_optimizer": emb_optimizer, "sharding": sharding, "patience": patience,
                            "checkpoint": str(checkpoint) if checkpoint else None,

@@ -11,7 +11,8 @@ dims over the same KJT: an attention table (search / hashing) and a representati
     >>> model = LongSeqCTR(SeqModelConfig(module="sdim", dim=16), {"item": item_remapper})
     >>> logits = model(dense, kjt)     # KJT keys target_item, hist_item (+ target_cate, hist_cate, context)
 
-Auxiliary full-attention loss (twin / dare, `aux_loss=True`, as in the DARE authors' training scripts): a second MLP of
+Auxiliary full-attention loss (twin / dare, on by default, as in the DARE authors' training scripts; `aux_loss=False`
+turns it off): a second MLP of
 the same shape reads [v, h_full, v ⊙ h_full] (+ context), h_full being softmax attention over ALL the behaviours
 instead of the top K; in training its logits (`pop_auxiliary_logits`) add a BCE term of weight 1 to the loss, so every
 behaviour's attention row gets a gradient, not only the K the search kept. Prediction never uses it.
@@ -40,7 +41,7 @@ SEQUENCE_TABLES = {"item": ("target_item", "hist_item"), "cate": ("target_cate",
 class SeqModelConfig:
     """Model settings. att_dim: attention-table dim of the decoupled modules (None -> dim // 2, DARE's cheaper
     search); k: behaviours kept by TWIN/DARE's search; m, tau, hash_seed: SDIM's SimHash; aux_loss: twin / dare
-    also train an auxiliary full-attention head (see the module doc)."""
+    also train an auxiliary full-attention head (see the module doc; None = on for twin and dare, off otherwise)."""
 
     module: str = "sdim"
     dim: int = 16
@@ -51,11 +52,13 @@ class SeqModelConfig:
     hash_seed: int = 0
     hidden: tuple[int, ...] = (200, 80)
     din_hidden: tuple[int, ...] = (80, 40)
-    aux_loss: bool = False
+    aux_loss: Optional[bool] = None
 
     def __post_init__(self) -> None:
         if self.module not in SEQUENCE_MODULES:
             raise ValueError(f"unknown sequence module {self.module!r}; choose one of {', '.join(SEQUENCE_MODULES)}")
+        if self.aux_loss is None:
+            self.aux_loss = self.module in AUX_MODULES
         if self.aux_loss and self.module not in AUX_MODULES:
             raise ValueError(f"aux_loss (the auxiliary full-attention loss) is for the top-K modules "
                              f"{' / '.join(AUX_MODULES)}, not {self.module!r}")

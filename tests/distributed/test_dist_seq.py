@@ -2,7 +2,8 @@
 different dims) under DistributedModelParallel on 2 gloo CPU ranks: every MC-EC sharded by `model_sharding_plan`
 (FUSED kernel: SGD applied in backward), the sequence module and MLP data-parallel (DDP).
 
-Equivalence asserted: rank r's logits == the unsharded model's logits on batch_r bit for bit (dyadic weights), and
+Equivalence asserted: rank r's logits (TWIN / DARE: followed by their auxiliary full-attention head's logits, on by
+default) == the unsharded model's logits on batch_r bit for bit (dyadic weights), and
 after one step every parameter (tables gathered from the shards, dense weights) equals, within rtol 1e-5 /
 atol 1e-6, the unsharded model's after one torch.optim.SGD step (same lr) on (loss_0 + loss_1) / 2,
 loss_r = sum(logits_r * C_r) (DDP averages dense gradients; TorchRec divides the embedding gradients of its
@@ -34,6 +35,15 @@ def _batch(rank, hist_lengths):
     return torch.zeros(b, 0), kjt
 
 
+def _logits(model, batch):
+    """The model's logits, then (twin / dare: their auxiliary full-attention head is on) the auxiliary logits."""
+    import torch
+
+    logits = model(batch[0], batch[1])
+    aux = getattr(model, "module", model).pop_auxiliary_logits()
+    return logits if aux is None else torch.cat([logits, aux])
+
+
 def _check(rank, world):
     from recsys_hash.ids import create
     from recsys_hash.models.seq_ctr import LongSeqCTR, SeqModelConfig
@@ -44,7 +54,7 @@ def _check(rank, world):
     out = {}
     for module, sharding in CONFIGS:
         cfg = SeqModelConfig(module=module, dim=8, k=3, m=12, tau=3, hidden=(8,))
-        out.update(one_step_check(lambda: LongSeqCTR(cfg, tables), lambda m, b: m(b[0], b[1]), batches, rank, world,
+        out.update(one_step_check(lambda: LongSeqCTR(cfg, tables), _logits, batches, rank, world,
                                   sharding, tag=f"{module}/{sharding}", scale=1 / 64))
     return out
 
@@ -58,7 +68,7 @@ def results(tmp_path_factory):
 @pytest.mark.parametrize("module,sharding", CONFIGS)
 def test_sequence_model_sharded_equals_unsharded_forward_and_one_step(results, module, sharding):
     for rank, res in enumerate(results):
-        assert res[f"{module}/{sharding}/out"].shape == (4,)
+        assert res[f"{module}/{sharding}/out"].shape == ((8,) if module in ("twin", "dare") else (4,))
         names = assert_same(res, f"{module}/{sharding}", rank, exact_step=False)
         tables = sorted(n.split(".")[0] + "/" + n.split(".")[-2] for n in names if ".embeddings." in n)
         expect = ["repr_ec/cate", "repr_ec/item"] + (["att_ec/cate", "att_ec/item"] if module == "dare" else [])

@@ -116,7 +116,7 @@ def test_auxiliary_full_attention_head_trains_in_training_mode_only_and_never_ch
     seed_everything(0)
     model = LongSeqCTR(SeqModelConfig(module=module, dim=8, k=2, aux_loss=True), _tables())
     seed_everything(0)
-    plain = LongSeqCTR(SeqModelConfig(module=module, dim=8, k=2), _tables())
+    plain = LongSeqCTR(SeqModelConfig(module=module, dim=8, k=2, aux_loss=False), _tables())
     plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("aux_mlp.")})
     kjt = _kjt([0, 1, 6, 9])
     logits = model(torch.zeros(4, 0), kjt)
@@ -149,6 +149,10 @@ def test_auxiliary_full_attention_head_trains_in_training_mode_only_and_never_ch
     assert model.pop_auxiliary_logits() is None                              # never at prediction time
     with pytest.raises(ValueError, match="aux_loss"):
         SeqModelConfig(module="sdim", aux_loss=True)
+    # the default: on for the top-K modules, off (and no head) for the others
+    assert [SeqModelConfig(module=m).aux_loss for m in SEQUENCE_MODULES] == [m in ("twin", "dare")
+                                                                             for m in SEQUENCE_MODULES]
+    assert LongSeqCTR(SeqModelConfig(module="sdim", dim=8, m=12), _tables()).aux_mlp is None
 
 
 def test_trainer_adds_the_auxiliary_bce_to_the_loss():
