@@ -4,9 +4,12 @@ in one process, and CTR quality of every module on Amazon Beauty, ML-100K sequen
     python benchmarks/bench_sequence.py [--threads 1,2] [--speed-only] [--datasets amazon-beauty,ml-100k,synthetic]
                                         [--modules din,dot,sdim,twin,dare,sdim_decoupled] [--seeds 0,1,2]
                                         [--epochs 2] [--batch-size 1024] [--patience 2] [--att-dim N]
-                                        [--max-len N] [--synthetic 3000,1000,2000] [--json] [--out FILE]
+                                        [--max-len N] [--synthetic 3000,1000,2000] [--tau 3] [--taus 1,2,3]
+                                        [--no-aux-loss] [--json] [--out FILE]
+    python benchmarks/bench_sequence.py --merge A.json B.json ... --out FILE     # quality runs of several processes
 
-Speed (CPU, fp32, d=64, m=48, τ=3, forward, random embeddings; median of --reps timed runs after a warm-up):
+Speed (CPU, fp32, d=64, m=48, τ=--tau (default 3, the paper's), forward, random embeddings; median of --reps timed
+runs after a warm-up):
   serving   one user, L ∈ {1,024, 10,000} behaviours, 1,000 candidates: SDIM-BSE request = table build + all
             candidates; DIN-MLP = DIN's attention MLP evaluated straightforwardly on [e, t, e-t, e⊙t] (the paper's
             baseline, `fold=False`); DIN-folded = the same MLP with its first layer folded algebraically; dot = plain
@@ -23,6 +26,11 @@ differences sdim - din, dare - twin, sdim_decoupled - sdim. DIN is trained with 
 same values and gradients as the straightforward MLP, tested), run on the real behaviours only. The synthetic set is
 `synthetic_seq_ctr` with --synthetic USERS,SEQ_MAX,ITEMS (--max-len, if given, caps its histories to the most recent
 behaviours of the same generated set).
+TWIN and DARE train with their auxiliary full-attention loss (the model's default; --no-aux-loss: without).
+τ of sdim / sdim_decoupled: --tau, or with --taus T1,T2,... one run per τ; for each (dataset, module, seed) the run with
+the best valid AUC is the module's row (its `tau` says which), the others are kept under `tau_runs`. Nothing is chosen
+on test. --merge reads the `quality.runs` of earlier outputs (a file without per-run τ ran at its top-level `tau`; a
+later file's runs win), makes the same per-seed choice over all of them and writes one summary.
 """
 from __future__ import annotations
 
@@ -37,6 +45,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent
 MODULES = ["din", "dot", "sdim", "twin", "dare", "sdim_decoupled"]
+SDIM_MODULES = ("sdim", "sdim_decoupled")
 D, M, TAU, C, B, K = 64, 48, 3, 1000, 256, 20
 
 
@@ -56,6 +65,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-len", type=int, default=None, help="history cap (None: the dataset's default)")
     p.add_argument("--synthetic", default="3000,1000,2000",
                    help="USERS,SEQ_MAX,ITEMS of the planted synthetic set (lengths log-uniform in [10, SEQ_MAX])")
+    p.add_argument("--tau", type=int, default=TAU, help="SDIM bits per signature (speed, and quality without --taus)")
+    p.add_argument("--taus", default=None, help="quality: sdim / sdim_decoupled at each τ, the best valid AUC kept")
+    p.add_argument("--no-aux-loss", action="store_true",
+                   help="quality: twin / dare without their auxiliary full-attention loss (on by default)")
+    p.add_argument("--merge", nargs="+", default=None, help="merge the quality runs of these outputs into --out")
     p.add_argument("--out", default=str(ROOT / "results" / "bench_sequence.json"))
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
     return p.parse_args(argv)
@@ -72,12 +86,12 @@ def timed(fn, reps: int) -> float:
     return statistics.median(times)
 
 
-def serving(reps: int) -> dict:
+def serving(reps: int, tau: int = TAU) -> dict:
     from recsys_hash.sequence import SDIM, DINAttention, DotTargetAttention
 
     g = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    sdim, dot = SDIM(D, M, TAU, seed=0), DotTargetAttention(D)
+    sdim, dot = SDIM(D, M, tau, seed=0), DotTargetAttention(D)
     din = DINAttention(D)
     out: dict = {}
     cands = torch.randn(C, D, generator=g)
@@ -97,12 +111,12 @@ def serving(reps: int) -> dict:
     return out
 
 
-def training(reps: int) -> dict:
+def training(reps: int, tau: int = TAU) -> dict:
     from recsys_hash.sequence import DARE, SDIM, TWIN, DINAttention, DotTargetAttention, JaggedSeq, topk_search
 
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
-    sdim, dot, twin, dare = SDIM(D, M, TAU, seed=0), DotTargetAttention(D), TWIN(D, K), DARE(D // 2, D, K)
+    sdim, dot, twin, dare = SDIM(D, M, tau, seed=0), DotTargetAttention(D), TWIN(D, K), DARE(D // 2, D, K)
     din = DINAttention(D)
     table, table_att = torch.randn(100_000, D, generator=g), torch.randn(100_000, D // 2, generator=g)
     out: dict = {}
@@ -130,11 +144,11 @@ def training(reps: int) -> dict:
     return out
 
 
-def speed(threads: int, reps: int) -> dict:
+def speed(threads: int, reps: int, tau: int = TAU) -> dict:
     from recsys_hash.eval.timing import torch_threads
 
     with torch_threads(threads), torch.no_grad():
-        s, t = serving(reps), training(reps)
+        s, t = serving(reps, tau), training(reps, tau)
     s1, s10, t1 = s["L1024"], s["L10000"], t["L1024"]
     return {"threads": threads, "serving": s, "training": t, "ratios": {
         "sdim_serving_speedup_L1024_vs_dinmlp": s1["dinmlp_ms"] / s1["sdim_bse_request_ms"],
@@ -157,9 +171,10 @@ def quality(args) -> dict:
     from recsys_hash.models.seq_ctr import SeqModelConfig
     from recsys_hash.models.train_seq import run_seq, seq_train_config
 
-    runs, summary = [], {}
+    runs = []
     seeds = [int(s) for s in args.seeds.split(",")]
     modules = args.modules.split(",")
+    taus = [int(t) for t in args.taus.split(",")] if args.taus else [args.tau]
     for name in args.datasets.split(","):
         for seed in seeds:
             if name == "synthetic":
@@ -169,18 +184,77 @@ def quality(args) -> dict:
             else:
                 data = load_seq_dataset(name, max_len=args.max_len, seed=seed)
             for module in modules:
-                with torch_threads(int(args.threads.split(",")[0])):
-                    res, _ = run_seq(data, SeqModelConfig(module=module, dim=16, att_dim=args.att_dim),
-                                     seq_train_config(epochs=args.epochs, batch_size=args.batch_size, emb_lr=0.03,
-                                                      patience=args.patience, progress=False), seed=seed)
-                row = {k: res[k] for k in ("dataset", "module", "seed", "auc", "gauc", "logloss", "valid_auc",
-                                           "train_s", "epochs", "best_epoch", "max_len", "n_train", "att_dim")}
-                runs.append(row)
-                print(json.dumps(row), file=sys.stderr, flush=True)
-        summary[name] = summarise([r for r in runs if r["dataset"] == name], modules)
-    return {"runs": runs, "summary": summary, "seeds": seeds,
-            "settings": {k: getattr(args, k) for k in ("epochs", "batch_size", "patience", "att_dim", "max_len",
-                                                         "synthetic")}}
+                for tau in (taus if module in SDIM_MODULES else [args.tau]):
+                    with torch_threads(int(args.threads.split(",")[0])):
+                        aux = False if args.no_aux_loss else None             # None: the model's default
+                        res, _ = run_seq(data, SeqModelConfig(module=module, dim=16, att_dim=args.att_dim, tau=tau,
+                                                              aux_loss=aux),
+                                         seq_train_config(epochs=args.epochs, batch_size=args.batch_size, emb_lr=0.03,
+                                                          patience=args.patience, progress=False), seed=seed)
+                    row = {k: res[k] for k in ("dataset", "module", "seed", "auc", "gauc", "logloss", "valid_auc",
+                                               "train_s", "epochs", "best_epoch", "max_len", "n_train", "att_dim")}
+                    row["tau"], row["aux_loss"] = tau, res["aux_loss"]
+                    runs.append(row)
+                    print(json.dumps(row), file=sys.stderr, flush=True)
+    settings = {k: getattr(args, k) for k in ("epochs", "batch_size", "patience", "att_dim", "max_len", "synthetic",
+                                              "tau", "taus", "no_aux_loss")}
+    return summarise_quality(runs, modules, seeds, settings)
+
+
+def choose_tau(runs: list) -> tuple[list, list]:
+    """(chosen, other): per (dataset, module, seed) of sdim / sdim_decoupled the τ run with the best valid AUC
+    (ties: the smaller τ); every other module's run passes through (one per dataset, module and seed)."""
+    best: dict = {}
+    for r in runs:
+        key = (r["dataset"], r["module"], r["seed"])
+        cur = best.get(key)
+        if cur is None or (r["module"] in SDIM_MODULES
+                           and (r["valid_auc"], -r["tau"]) > (cur["valid_auc"], -cur["tau"])):
+            best[key] = r
+    chosen = list(best.values())
+    kept = {id(r) for r in chosen}
+    return chosen, [r for r in runs if id(r) not in kept]
+
+
+def summarise_quality(runs: list, modules: list, seeds: list, settings: dict) -> dict:
+    """Runs of every τ -> {runs (the chosen ones), tau_runs (the rest), summary per dataset, seeds, settings}."""
+    chosen, other = choose_tau(runs)
+    summary = {name: summarise([r for r in chosen if r["dataset"] == name], modules)
+               for name in dict.fromkeys(r["dataset"] for r in chosen)}
+    for name, out in summary.items():
+        for module in SDIM_MODULES:
+            taus = [r["tau"] for r in chosen if r["dataset"] == name and r["module"] == module]
+            if taus:
+                out.setdefault(module, {})["tau_chosen"] = taus
+    return {"runs": chosen, "tau_runs": other, "summary": summary, "seeds": seeds, "settings": settings}
+
+
+def merge(paths: list) -> dict:
+    """The quality runs of several bench_sequence outputs -> one quality section (per-seed τ choice over all).
+
+    A later file wins: the same run (dataset, module, seed, τ) in two files is the later one's, and where a later file
+    ran a (dataset, module, seed) as another variant (with vs without the auxiliary loss) its variant replaces the
+    earlier one's runs, which are listed under `replaced`."""
+    by_key: dict = {}
+    variant: dict = {}                                   # (dataset, module, seed) -> aux_loss of the latest file
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        q = data["quality"]
+        for r in q["runs"] + q.get("tau_runs", []):
+            r = dict(r)
+            r.setdefault("tau", data.get("tau", TAU))
+            r["aux_loss"] = bool(r.get("aux_loss"))
+            group = (r["dataset"], r["module"], r["seed"])
+            variant[group] = r["aux_loss"]
+            by_key[(*group, r["tau"] if r["module"] in SDIM_MODULES else None, r["aux_loss"])] = r
+    runs = [r for r in by_key.values() if variant[(r["dataset"], r["module"], r["seed"])] == r["aux_loss"]]
+    replaced = [r for r in by_key.values() if variant[(r["dataset"], r["module"], r["seed"])] != r["aux_loss"]]
+    modules = {r["module"] for r in runs}
+    order = [m for m in MODULES if m in modules] + sorted(modules - set(MODULES))
+    out = summarise_quality(runs, order, sorted({r["seed"] for r in runs}),
+                            {"merged_from": [Path(p).name for p in paths]})
+    out["replaced"] = replaced
+    return out
 
 
 def _mean_std(xs: list) -> dict:
@@ -205,15 +279,17 @@ def summarise(runs: list, modules: list) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    result: dict = {"device": "cpu", "torch": torch.__version__, "dim": D, "m": M, "tau": TAU, "candidates": C,
+    result: dict = {"device": "cpu", "torch": torch.__version__, "dim": D, "m": M, "tau": args.tau, "candidates": C,
                     "batch": B, "k": K, "gpu": "no GPU was available for these runs"}
-    if not args.quality_only:
+    if args.merge:
+        result = {"quality": merge(args.merge)}
+    elif not args.quality_only:
         result["speed"] = []
         for n in (int(x) for x in args.threads.split(",")):
-            result["speed"].append(speed(n, args.reps))
+            result["speed"].append(speed(n, args.reps, args.tau))
             print(json.dumps(result["speed"][-1]["ratios"]), file=sys.stderr, flush=True)
         result.update(result["speed"][0]["ratios"])          # headline keys: the first --threads value
-    if not args.speed_only:
+    if not args.speed_only and not args.merge:
         result["quality"] = quality(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
