@@ -2,7 +2,7 @@
 
     python benchmarks/bench_blocking.py [--datasets abt_buy,amazon_google,dblp_acm,febrl4]
         [--methods tfidf,minhash,minilm,nlsh,hybrid] [--hybrid-weight W|auto] [--select-epochs] [--simhash]
-        [--consolidation]
+        [--consolidation] [--cv F]
         [--quick] [--json] [--out FILE]
 
 Blocking (RECSYS_HASH_DATA): tableB queries tableA, gold = all labelled positives, supervised methods train on the
@@ -10,6 +10,8 @@ train split only (Febrl4: a seeded 60% of its links); PC, PQ and |C| at k = 1, 2
 PC >= 0.97, and pc_test (pairs never trained on). MinHashLSH is swept over --minhash-thresholds (no k).
 --simhash: NLSH with its SimHash index vs exact top-k (PC kept, share of pairs scored); --simhash-tables /
 --simhash-bits / --simhash-target set the index (default auto x auto, target 0.15: chosen from tableA at fit time).
+--cv F: F-fold cross-validation inside the train split (PC on held-out folds' matches, never on gold outside the
+split) of tfidf, nlsh, hybrid and the merge that reads NLSH's list before TF-IDF's.
 --consolidation: a synthetic catalogue with planted duplicate items (1-3 IDs per entity, typo'd titles): blocking
 self-join -> matched pairs -> `dedup`; Recall@20 of MF with full / graphhash, with and without dedup in front.
 Writes benchmarks/results/bench_blocking.json (or --out).
@@ -52,6 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--recall-epochs", type=int, default=15)
     p.add_argument("--match-threshold", type=float, default=0.5,
                    help="consolidation: TF-IDF cosine a self-join pair needs to count as a duplicate")
+    p.add_argument("--cv", type=int, default=0, help="F > 1: F-fold cross-validation on the train split of each "
+                   "--datasets of tfidf, nlsh, hybrid and the NLSH-first merge (instead of the --methods run)")
     p.add_argument("--quick", action="store_true", help="smoke run: abt_buy, tfidf+nlsh, small catalogue")
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", default=str(ROOT / "results" / "bench_blocking.json"))
@@ -170,12 +174,61 @@ def consolidation(args) -> dict:
     return out
 
 
+CV_VARIANTS = ("tfidf", "nlsh", "hybrid", "nlsh_first")
+
+
+def cross_validation(args) -> list[dict]:
+    """--cv F: F-fold cross-validation on each dataset's train split (its matches split into seeded folds; tableB
+    queries tableA; PC on the held-out fold's matches, pooled over folds) of TF-IDF, NLSH, the hybrid (fused score
+    rank-merged with TF-IDF) and the other merge order (NLSH's list first, then TF-IDF's). One hybrid fit per fold
+    gives all four: its TF-IDF part, its NLSH part (the same training as `nlsh`), and their fusion at weight 1."""
+    from recsys_hash.blocking.baselines import sparse_scores
+    from recsys_hash.blocking.blocker import make_blocker
+    from recsys_hash.blocking.evaluate import train_folds, train_split
+    from recsys_hash.blocking.fusion import fuse_topk, rank_merge
+    from recsys_hash.blocking.index import topk_dense
+    from recsys_hash.blocking.metrics import blocking_metrics, knn_pairs
+    from recsys_hash.data.er import load_er
+
+    rows = []
+    for name in args.datasets.split(","):
+        er = load_er(name)
+        train, _, note = train_split(er, args.seed)
+        ids_a, ids_b = er.table_a["id"].to_numpy(), er.table_b["id"].to_numpy()
+        hits = {v: np.zeros(len(KS)) for v in CV_VARIANTS}
+        n = 0
+        t0 = time.perf_counter()
+        for fold_train, held in train_folds(train, args.cv, args.seed):
+            b = make_blocker("hybrid", seed=args.seed, progress=False)
+            b.fit(er.table_a, context=[er.table_b], train=fold_train, table_b=er.table_b)
+            texts_b = b.texts(er.table_b, "tableB")
+            lexical = sparse_scores(b.tfidf_.transform(texts_b), b.tfidf_.x_a_, 0, len(texts_b))
+            neural = b.embed(texts_b) @ b.x_a_.T
+            top = max(KS)
+            lex_cols, nn_cols = topk_dense(lexical, top)[0], topk_dense(neural, top)[0]
+            ranked = {"tfidf": lex_cols, "nlsh": nn_cols, "hybrid": fuse_topk(lexical, neural, 1.0, top)[0],
+                      "nlsh_first": rank_merge(nn_cols, lex_cols)}
+            for v, cols in ranked.items():            # a top-k is the prefix of the top-20 (rank merges too)
+                hits[v] += [blocking_metrics(knn_pairs(cols[:, :k], ids_a, ids_b), held, ids_a, ids_b).pc * len(held)
+                            for k in KS]
+            n += len(held)
+        res = {"dataset": name, "folds": args.cv, "seed": args.seed, "pairs": n, "train": note,
+               "seconds": time.perf_counter() - t0,
+               "pc": {v: {str(k): float(h / n) for k, h in zip(KS, hits[v])} for v in CV_VARIANTS}}
+        rows.append(res)
+        for v in CV_VARIANTS:
+            log(f"{name:14s} cv {v:10s} " + " ".join(f"@{k} {res['pc'][v][str(k)]:.4f}" for k in (1, 2, 3, 5, 10, 20)))
+    return rows
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     result = {"seed": args.seed, "protocol": "tableB queries tableA; gold = all labelled positives; supervised "
               "methods train on the train split only (febrl4: seeded 60% of links); pc_test = pairs never trained on"}
     t0 = time.perf_counter()
-    if args.datasets and args.methods:
+    if args.cv:
+        result["cv"] = cross_validation(args)
+    elif args.datasets and args.methods:
         result["blocking"] = blocking(args)
     if args.simhash:
         result["simhash"] = simhash(args)

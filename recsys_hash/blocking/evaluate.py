@@ -34,6 +34,19 @@ def train_split(er, seed: int = 0, share: float = 0.6) -> tuple[pl.DataFrame, np
     return train, er.gold[~pick], f"no split: seeded {share:.0%} of the gold links (seed {seed}); pc_test = the rest"
 
 
+def train_folds(train: pl.DataFrame, folds: int = 5, seed: int = 0) -> list[tuple[pl.DataFrame, np.ndarray]]:
+    """Cross-validation on a train split: [(the split without fold f's matches, fold f's matches int64 [n_f, 2])] for
+    f < folds. Every labelled match (label 1) falls in exactly one seeded fold; non-matches always stay in training.
+    Only the train split is read, so the figures never touch the evaluation gold outside it."""
+    if folds < 2:
+        raise ValueError(f"train_folds: folds must be >= 2, got {folds!r}")
+    match = (train["label"] == 1).to_numpy()
+    pairs = train.select("ltable_id", "rtable_id").to_numpy().astype(np.int64)
+    fold = np.full(train.height, -1)
+    fold[match] = np.random.default_rng(seed).integers(0, folds, int(match.sum()))
+    return [(train.filter(pl.Series(fold != f)), pairs[fold == f]) for f in range(folds)]
+
+
 def evaluate_blocker(er, method: str, ks: Sequence[Optional[int]], seed: int = 0, gold_name: str = "all labelled positives",
                      **params: Any) -> dict[str, Any]:
     """Fit `method` on er.table_a, query with er.table_b for every k; JSON-ready dict with one entry per k."""

@@ -134,3 +134,22 @@ def test_hybrid_selects_epochs_and_its_auto_weight_on_the_same_slice(er):
         er.table_a, context=[er.table_b], train=er.train, table_b=er.table_b)
     assert h.validation_["pairs"] == h.epoch_validation_["pairs"] > 0 and h.weight_ in WEIGHT_GRID
     assert len(h.losses_) == h.epochs_ == h.epoch_validation_["best_epoch"]
+
+
+def test_train_folds_put_every_match_in_one_fold_and_keep_non_matches_in_training():
+    from recsys_hash.blocking.evaluate import train_folds
+
+    train = pl.DataFrame({"ltable_id": np.arange(40), "rtable_id": np.arange(100, 140),
+                          "label": (np.arange(40) % 4 != 0).astype(np.int64)})          # 30 matches, 10 non-matches
+    folds = train_folds(train, folds=3, seed=5)
+    held = np.concatenate([h for _, h in folds])
+    matches = train.filter(pl.col("label") == 1).select("ltable_id", "rtable_id").to_numpy()
+    assert len(folds) == 3 and sorted(map(tuple, held)) == sorted(map(tuple, matches))   # each match once
+    for fold_train, h in folds:
+        kept = set(map(tuple, fold_train.select("ltable_id", "rtable_id").to_numpy()))
+        assert kept.isdisjoint(map(tuple, h)) and fold_train.height == 40 - len(h)
+        assert fold_train.filter(pl.col("label") == 0).height == 10
+    again = train_folds(train, folds=3, seed=5)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again))
+    with pytest.raises(ValueError, match="folds must be >= 2"):
+        train_folds(train, folds=1)
