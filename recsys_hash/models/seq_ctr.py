@@ -59,6 +59,8 @@ class SeqModelConfig:
             raise ValueError(f"unknown sequence module {self.module!r}; choose one of {', '.join(SEQUENCE_MODULES)}")
         if self.aux_loss is None:
             self.aux_loss = self.module in AUX_MODULES
+        if not isinstance(self.aux_loss, bool):
+            raise ValueError(f"aux_loss must be True, False or None (the module's default), got {self.aux_loss!r}")
         if self.aux_loss and self.module not in AUX_MODULES:
             raise ValueError(f"aux_loss (the auxiliary full-attention loss) is for the top-K modules "
                              f"{' / '.join(AUX_MODULES)}, not {self.module!r}")

@@ -149,6 +149,8 @@ def test_auxiliary_full_attention_head_trains_in_training_mode_only_and_never_ch
     assert model.pop_auxiliary_logits() is None                              # never at prediction time
     with pytest.raises(ValueError, match="aux_loss"):
         SeqModelConfig(module="sdim", aux_loss=True)
+    with pytest.raises(ValueError, match="aux_loss must be True, False or None"):
+        SeqModelConfig(module="dare", aux_loss="yes")
     # the default: on for the top-K modules, off (and no head) for the others
     assert [SeqModelConfig(module=m).aux_loss for m in SEQUENCE_MODULES] == [m in ("twin", "dare")
                                                                              for m in SEQUENCE_MODULES]
