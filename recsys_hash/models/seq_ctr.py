@@ -12,10 +12,10 @@ dims over the same KJT: an attention table (search / hashing) and a representati
     >>> logits = model(dense, kjt)     # KJT keys target_item, hist_item (+ target_cate, hist_cate, context)
 
 Auxiliary full-attention loss (twin / dare, on by default, as in the DARE authors' training scripts; `aux_loss=False`
-turns it off): a second MLP of
-the same shape reads [v, h_full, v ⊙ h_full] (+ context), h_full being softmax attention over ALL the behaviours
-instead of the top K; in training its logits (`pop_auxiliary_logits`) add a BCE term of weight 1 to the loss, so every
-behaviour's attention row gets a gradient, not only the K the search kept. Prediction never uses it.
+turns it off): a second MLP of the same shape reads [v, h_full, v ⊙ h_full] (+ context), h_full being softmax
+attention over ALL the behaviours instead of the top K. In training its logits (`pop_auxiliary_logits`) add a BCE term
+of weight 1 to the loss, so every behaviour's attention row gets a gradient, not only the K the search kept.
+Prediction never uses it.
 """
 from __future__ import annotations
 

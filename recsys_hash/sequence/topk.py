@@ -6,6 +6,9 @@ aggregates the K with softmax(score / √d_att) weights. TWIN: h = Σ w_i e_i. D
 comes from a second table whose dimension is independent of d_att; its target-aware representation
 Σ w_i (e_repr_i ⊙ t_repr) = t_repr ⊙ h is the product feature the CTR model builds for every module.
 
+`full_attention` (both modules) skips the search: softmax over every valid behaviour, the path of the CTR model's
+auxiliary loss (`recsys_hash.models.seq_ctr`).
+
 Padding never enters: scores at padding are -inf before the top-K, and when a row has fewer than K behaviours the
 picks that fall on padding get weight 0 (a row with no behaviours gives h = 0). K larger than the longest sequence
 of the batch is allowed: every valid behaviour of a row is then kept.
@@ -50,7 +53,6 @@ class _TopK(nn.Module):
         top, flat, valid = topk_search(seq, target, self.k)
         w = masked_softmax(top / math.sqrt(d_att), valid)
         return torch.bmm(w[:, None, :], values[flat]).squeeze(1)
-
 
     def _full(self, seq: JaggedSeq, target: torch.Tensor, d_att: int, values: torch.Tensor) -> torch.Tensor:
         """No search: Σ over every valid behaviour of softmax(score / √d_att) values_i, [B, values.shape[1]] (zeros
