@@ -50,6 +50,15 @@ def fit_seq_tables(data: SeqCTRDataset, strategy: str = "full", budget: Optional
     return tables
 
 
+def model_provenance(cfg: SeqModelConfig) -> dict[str, Any]:
+    """The model settings a checkpoint records. `aux_loss` is left out when off, so a checkpoint written before the
+    auxiliary loss existed (every module without it) still resumes under the same settings."""
+    out = asdict(cfg)
+    if not out["aux_loss"]:
+        del out["aux_loss"]
+    return out
+
+
 def run_seq(data: SeqCTRDataset, model_cfg: SeqModelConfig, train: Optional[CTRTrainConfig] = None,
             seed: int = 0, strategy: str = "full", budget: Optional[float] = None,
             ctx: Optional[DistContext] = None) -> tuple[dict[str, Any], LongSeqCTR]:
@@ -61,7 +70,7 @@ def run_seq(data: SeqCTRDataset, model_cfg: SeqModelConfig, train: Optional[CTRT
     seed_everything(seed)
     model = LongSeqCTR(model_cfg, tables)
     provenance = {"dataset": data.name, "rows": {s: len(f) for s, f in data.splits().items()},
-                  "model": asdict(model_cfg), "max_len": data.max_len,
+                  "model": model_provenance(model_cfg), "max_len": data.max_len,
                   "tables": tables_fingerprint(tables, {"item": data.vocab["item"], "cate": data.vocab.get("cate", 0)})}
     t0 = time.perf_counter()
     res = train_ctr(model, data, train, seed=seed, provenance=provenance, ctx=ctx)

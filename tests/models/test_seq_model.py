@@ -167,3 +167,22 @@ def test_trainer_adds_the_auxiliary_bce_to_the_loss():
         assert res["aux_loss"] is aux
     # two BCE terms near log 2 each at the start, against one
     assert losses[True] > 1.5 * losses[False] and losses[False] == pytest.approx(np.log(2), abs=0.1)
+
+
+def test_checkpoints_without_the_auxiliary_head_resume_and_a_change_of_head_is_named(tmp_path):
+    from recsys_hash.errors import ArtifactError
+
+    data = synthetic_seq_ctr(seed=0, n_users=60, max_len=20, n_items=40, targets_per_user=2)
+    ckpt = str(tmp_path / "dare.safetensors")
+    train = dict(epochs=1, patience=None, progress=False, checkpoint=ckpt)
+    # a run without the head records no aux_loss field: the form of every checkpoint written before the option
+    run_seq(data, SeqModelConfig(module="dare", dim=8, k=3, aux_loss=False), seq_train_config(**train), seed=0)
+    from recsys_hash.artifacts import load_artifact
+
+    assert "aux_loss" not in load_artifact(ckpt)[1]["provenance"]["model"]
+    with pytest.raises(ArtifactError, match="aux_loss"):                     # the default (head on) is named
+        run_seq(data, SeqModelConfig(module="dare", dim=8, k=3), seq_train_config(**{**train, "epochs": 2,
+                                                                                     "resume": True}), seed=0)
+    res, _ = run_seq(data, SeqModelConfig(module="dare", dim=8, k=3, aux_loss=False),
+                     seq_train_config(**{**train, "epochs": 2, "resume": True}), seed=0)
+    assert res["epochs"] == 2 and res["aux_loss"] is False
