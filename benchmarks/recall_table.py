@@ -98,6 +98,9 @@ def goals(rows: list[dict], model: str = "mf") -> str:
 
 
 def main(argv: list[str]) -> None:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return
     if argv[:1] != ["--runs"]:
         print(table(merge(argv)))
         return

@@ -80,3 +80,9 @@ def test_tuning_variants_parse_and_unknown_settings_are_named():
     assert tune.parse_variant("full") == ("full", {}, {})
     with pytest.raises(ValueError, match=r"variant 'full\|hiden=3': unknown training setting 'hiden'"):
         tune.parse_variant("full|hiden=3")
+
+
+def test_recall_table_help_prints_its_usage_instead_of_reading_a_file(capsys):
+    table = _load("recall_table")
+    table.main(["--help"])
+    assert "python benchmarks/recall_table.py --runs A.json B.json" in capsys.readouterr().out
