@@ -8,7 +8,7 @@ contributes; a row with no behaviours gives a zero vector.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
@@ -30,6 +30,18 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return w / w.sum(-1, keepdim=True).clamp_min(torch.finfo(scores.dtype).tiny)
 
 
+def softmax_attention(seq: JaggedSeq, query: torch.Tensor, d: int, values: Optional[torch.Tensor] = None
+                      ) -> torch.Tensor:
+    """Σ_i softmax_i(⟨e_i, q⟩ / √d) v_i over every valid behaviour of `seq` (values v [N, d_v], default seq.values):
+    [B, d_v], zeros for a row (or a batch) without behaviours."""
+    values = seq.values if values is None else values
+    if seq.max_len == 0:
+        return values.new_zeros(seq.batch, values.shape[1])
+    scores = torch.bmm(seq.pad(), query[:, :, None]).squeeze(-1) / math.sqrt(d)
+    w = masked_softmax(scores, seq.mask())
+    return torch.bmm(w[:, None, :], seq.pad(values)).squeeze(1)
+
+
 class DotTargetAttention(nn.Module):
     """h = Σ_i softmax_i(⟨e_i, t⟩ / √d) e_i over the valid behaviours (no parameters)."""
 
@@ -39,12 +51,7 @@ class DotTargetAttention(nn.Module):
 
     def forward(self, seq: JaggedSeq, target: torch.Tensor) -> torch.Tensor:
         _check_target(seq, target, "DotTargetAttention")
-        if seq.max_len == 0:
-            return target.new_zeros(target.shape)
-        e = seq.pad()                                                     # [B, L, d]
-        scores = torch.bmm(e, target[:, :, None]).squeeze(-1) / math.sqrt(self.dim)
-        w = masked_softmax(scores, seq.mask())
-        return torch.bmm(w[:, None, :], e).squeeze(1)
+        return softmax_attention(seq, target, self.dim)
 
     @torch.no_grad()
     def serve(self, history: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:

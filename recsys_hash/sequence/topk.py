@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-from recsys_hash.sequence.attention import _check_target, masked_softmax
+from recsys_hash.sequence.attention import _check_target, masked_softmax, softmax_attention
 from recsys_hash.sequence.jagged import JaggedSeq
 
 
@@ -54,16 +54,6 @@ class _TopK(nn.Module):
         w = masked_softmax(top / math.sqrt(d_att), valid)
         return torch.bmm(w[:, None, :], values[flat]).squeeze(1)
 
-    def _full(self, seq: JaggedSeq, target: torch.Tensor, d_att: int, values: torch.Tensor) -> torch.Tensor:
-        """No search: Σ over every valid behaviour of softmax(score / √d_att) values_i, [B, values.shape[1]] (zeros
-        for a row without behaviours). The auxiliary full-attention path: unlike the top-K, it gives every
-        behaviour's attention row a gradient."""
-        if seq.max_len == 0:
-            return values.new_zeros(seq.batch, values.shape[1])
-        scores = torch.bmm(seq.pad(), target[:, :, None]).squeeze(-1) / math.sqrt(d_att)
-        w = masked_softmax(scores, seq.mask())
-        return torch.bmm(w[:, None, :], seq.pad(values)).squeeze(1)
-
 
 class TWIN(_TopK):
     """TWIN-style two-stage attention on one table: forward(seq [N, d], target [B, d]) -> [B, d]."""
@@ -79,7 +69,7 @@ class TWIN(_TopK):
     def full_attention(self, seq: JaggedSeq, target: torch.Tensor) -> torch.Tensor:
         """Softmax attention over all valid behaviours (no top-K): the auxiliary path's h, [B, d]."""
         _check_target(seq, target, "TWIN")
-        return self._full(seq, target, self.dim, seq.values)
+        return softmax_attention(seq, target, self.dim)
 
 
 class DARE(_TopK):
@@ -111,4 +101,4 @@ class DARE(_TopK):
         """Attention-table softmax over all valid behaviours (no top-K) on the representation rows, [B, d_repr]."""
         _check_target(seq_att, target_att, "DARE (attention)")
         self._check_repr(seq_att, repr_values)
-        return self._full(seq_att, target_att, self.att_dim, repr_values)
+        return softmax_attention(seq_att, target_att, self.att_dim, repr_values)
