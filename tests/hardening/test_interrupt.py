@@ -24,6 +24,15 @@ HERE = Path(__file__).parent
 ROOT = Path(recsys_hash.__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Every test starts from Python's own SIGINT handler, as in an interactive or CI shell: a runner started in
+    the background inherits SIGINT ignored, and a signal would then do nothing at all."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory):
     """The uninterrupted run: (losses of all 21 steps, history, weights)."""
