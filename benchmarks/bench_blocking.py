@@ -46,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--select-epochs", action="store_true",
                    help="nlsh / hybrid: pick the epoch count on a seeded 20%% slice of the train split's matches")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--learn", default=None, help="NLSH char-n-gram encoder: weights (default), features or table")
+    p.add_argument("--nlsh-lr", type=float, default=None, help="NLSH learning rate (default: the blocker's)")
     p.add_argument("--simhash", action="store_true", help="NLSH SimHash index vs exact top-k")
     p.add_argument("--simhash-tables", default="auto", help="--simhash: tables L, an integer or auto")
     p.add_argument("--simhash-bits", default="auto", help="--simhash: bits per table b, an integer or auto")
@@ -83,6 +85,8 @@ def blocking(args) -> list[dict]:
                         f"({res['fit_s'] + res['query_s']:.1f}s)")
                 continue
             extra = {"progress": False} if method in ("minilm", "nlsh", "nlsh_minilm", "hybrid") else {}
+            if method in ("nlsh", "hybrid"):
+                extra.update(nlsh_kwargs(args))
             if args.select_epochs and method in ("nlsh", "nlsh_minilm", "hybrid"):
                 extra["select_epochs"] = True
             if method == "hybrid" and args.hybrid_weight is not None:
@@ -177,6 +181,14 @@ def consolidation(args) -> dict:
 CV_VARIANTS = ("tfidf", "nlsh", "hybrid", "nlsh_first")
 
 
+def nlsh_kwargs(args) -> dict:
+    """NLSH / hybrid settings the command line overrides."""
+    out = {} if args.learn is None else {"learn": args.learn}
+    if args.nlsh_lr is not None:
+        out["lr"] = args.nlsh_lr
+    return out
+
+
 def cross_validation(args) -> list[dict]:
     """--cv F: F-fold cross-validation on each dataset's train split (its matches split into seeded folds; tableB
     queries tableA; PC on the held-out fold's matches, pooled over folds) of TF-IDF, NLSH, the hybrid (fused score
@@ -199,7 +211,7 @@ def cross_validation(args) -> list[dict]:
         n = 0
         t0 = time.perf_counter()
         for fold_train, held in train_folds(train, args.cv, args.seed):
-            b = make_blocker("hybrid", seed=args.seed, progress=False)
+            b = make_blocker("hybrid", seed=args.seed, progress=False, **nlsh_kwargs(args))
             b.fit(er.table_a, context=[er.table_b], train=fold_train, table_b=er.table_b)
             texts_b = b.texts(er.table_b, "tableB")
             lexical = sparse_scores(b.tfidf_.transform(texts_b), b.tfidf_.x_a_, 0, len(texts_b))

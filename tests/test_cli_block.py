@@ -137,6 +137,16 @@ def test_block_help_names_the_hybrid_options():
     (["--method", "hybrid", "--weight", "heavy"], "--weight must be a number >= 0 or auto, got 'heavy'"),
     (["--method", "hybrid", "--weight", "-1"], "hybrid: weight must be a finite number >= 0 (or 'auto'), got -1.0"),
     (["--method", "hybrid", "--fusion", "max"], "hybrid: fusion must be one of ('rank', 'score'), got 'max'"),
+    (["--method", "tfidf", "--learn", "both"], "--learn: only for --method nlsh / hybrid"),
+    (["--method", "nlsh", "--learn", "idf"], "nlsh: learn must be one of weights, features, both, table, got 'idf'"),
 ])
 def test_block_hybrid_options_bad_input(magellan, args, fragment):
     _one_error(runner.invoke(app, ["block", "--dataset-path", str(magellan), *args, "--json"]), fragment)
+
+
+@pytest.mark.parametrize("learn", [None, "weights", "features"])
+def test_block_learn_reaches_the_encoder_and_the_json(magellan, learn):
+    flag = [] if learn is None else ["--learn", learn]
+    out = _last_json(runner.invoke(app, ["block", "--dataset-path", str(magellan), "--method", "nlsh", "--k", "2",
+                                         "--epochs", "1", "--no-progress", *flag, "--json"]))
+    assert out["learn"] == (learn or "both")

@@ -84,6 +84,8 @@ def evaluate_blocker(er, method: str, ks: Sequence[Optional[int]], seed: int = 0
     pcs = {int(k): v["pc"] for k, v in out["by_k"].items() if k != "None"}
     out["k_for_pc_0.97"] = smallest_k(pcs, 0.97) if pcs else None
     out["losses"] = [round(x, 6) for x in getattr(blocker, "losses_", [])]
+    if getattr(blocker, "encoder", None) == "charngram":             # NLSH / hybrid: what the encoder learned
+        out["learn"] = blocker.learn
     if getattr(blocker, "epoch_validation_", None) is not None:   # NLSH: the epoch count picked on a train slice
         out["epochs"], out["epoch_validation"] = blocker.epochs_, blocker.epoch_validation_
     if hasattr(blocker, "weight_"):                  # hybrid: the fusion weight used, and how it was chosen

@@ -15,7 +15,7 @@ import torch
 
 from recsys_hash.blocking.baselines import TfidfBlocker, sparse_scores, tfidf_vectorizer
 from recsys_hash.blocking.blocker import KnnBlocker, register_blocker
-from recsys_hash.blocking.encoders import make_encoder
+from recsys_hash.blocking.encoders import LEARN_MODES, make_encoder
 from recsys_hash.blocking.fusion import check_fusion, check_weight, choose_weight, fuse_topk
 from recsys_hash.blocking.index import SimHashIndex, exact_topk
 from recsys_hash.blocking.serialize import record_ids
@@ -31,6 +31,9 @@ class NLSHBlocker(KnnBlocker):
     Args:
         encoder: "charngram" (TF-IDF char-n-gram bag -> learned table; seconds on CPU) or "minilm" (fine-tuned
             all-MiniLM-L6-v2; needs the `nlsh` extra).
+        learn: what the char-n-gram encoder trains (`encoders.LEARN_MODES`): "both" (default: per-n-gram
+            log-weights plus a linear function of n-gram descriptors shared by every n-gram), "weights", "features"
+            or "table" (see `CharNgramEncoder`).
         epochs, lr, batch_size, radius, c, hard_k, weight_decay: training (see `train.TrainConfig`); epochs=0:
             untrained (defaults: char-n-gram 10 epochs at lr 5e-2, MiniLM 2 at 3e-5; weight_decay 0).
         select_epochs, validation, patience: select_epochs=True holds a seeded `validation` share of the train
@@ -52,10 +55,12 @@ class NLSHBlocker(KnnBlocker):
     def __init__(self, attributes=None, style: str = "plain", seed: int = 0, encoder: Optional[str] = None,
                  dim: int = 256, epochs: Optional[int] = None, lr: Optional[float] = None, batch_size: int = 64,
                  radius: float = 0.6, c: float = 1.5, hard_k: int = 10, index: str = "exact", tables="auto",
-                 bits="auto", max_length: int = 128, learn: str = "weights", progress: bool = True,
+                 bits="auto", max_length: int = 128, learn: str = "both", progress: bool = True,
                  target_fraction: float = 0.15, select_epochs: bool = False, validation: float = 0.2,
                  patience: Optional[int] = 5, weight_decay: float = 0.0):
         super().__init__(attributes, style, seed)
+        if learn not in LEARN_MODES:
+            raise ValueError(f"{self.name}: learn must be one of {', '.join(LEARN_MODES)}, got {learn!r}")
         self.learn = learn
         self.encoder = encoder or self.default_encoder
         if index not in INDEXES:
@@ -75,6 +80,7 @@ class NLSHBlocker(KnnBlocker):
 
     def _fit(self, texts_a, context, train=None, table_b=None):
         vec = tfidf_vectorizer().fit(texts_a + context) if self.encoder == "charngram" else None
+        self._tables = [texts_a, context] if context else None     # n-gram descriptors of learn="both"/"features"
         self.losses_, self.epochs_, self.epoch_validation_ = [], self.config.epochs, None
         if self.config.epochs > 0:
             if table_b is None:
@@ -96,7 +102,7 @@ class NLSHBlocker(KnnBlocker):
 
     def _new_encoder(self, vec):
         return make_encoder(self.encoder, vec, dim=self.dim, seed=self.seed, max_length=self.max_length,
-                            learn=self.learn)
+                            learn=self.learn, tables=self._tables)
 
     def _needs_validation(self) -> bool:
         """Whether fitting needs the validation run even without select_epochs (the hybrid's weight='auto')."""

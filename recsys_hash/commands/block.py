@@ -34,6 +34,9 @@ def block_cmd(
     target_fraction: Optional[float] = typer.Option(None, "--target-fraction", help="--index simhash with --bits "
                                                     "auto: share of the pairs to score at most (default 0.15)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="NLSH training epochs (default: the method's)."),
+    learn: Optional[str] = typer.Option(None, "--learn", help="nlsh / hybrid char-n-gram encoder: both (default: "
+                                        "per-n-gram weights + a shared function of n-gram descriptors) | weights | "
+                                        "features | table."),
     weight: Optional[str] = typer.Option(None, "--weight", help="hybrid: the NLSH cosine's weight, a number >= 0 "
                                          "(default 1; 0 = TF-IDF alone) or auto (chosen on a slice of the train "
                                          "split's matches)."),
@@ -71,6 +74,10 @@ def block_cmd(
                 params["index"] = index
             if epochs is not None and method != "minilm":
                 params["epochs"] = epochs
+        if learn is not None:
+            if method not in ("nlsh", "hybrid"):
+                raise ValueError("--learn: only for --method nlsh / hybrid (the char-n-gram encoder)")
+            params["learn"] = learn
         params.update(_simhash_params(method, params.get("index"), tables, bits, target_fraction))
         params.update(_hybrid_params(method, weight, fusion))
         if method == "minhash":
