@@ -105,8 +105,8 @@ class SimHashIndex:
     fraction (pairs scored / all pairs, self-pairs left out) is <= target_fraction; tables="auto" gives each b the
     fewest tables with which a pair at cosine `recall_cosine` is found with probability >= `recall`. With explicit
     integers the index is the same as before (same hyperplanes for the same seed, L and b). On the four ER
-    benchmarks (learned char-n-gram embeddings, k = 1..10) auto x auto picks 54x13 to 112x16, scores 11-13% of the
-    pairs (the estimate is within 10% of what tableB's queries score) and keeps >= 0.991 of exact top-k's PC.
+    benchmarks (learned char-n-gram embeddings, k = 1..10) auto x auto picks 42x12 to 88x15, scores 11-15% of the
+    pairs (the estimate is within 10% of what tableB's queries score) and keeps >= 0.994 of exact top-k's PC.
 
     Args:
         tables: L (int), or "auto" (from bits, recall, recall_cosine).
