@@ -48,6 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--learn", default=None, help="NLSH char-n-gram encoder: weights (default), features or table")
     p.add_argument("--nlsh-lr", type=float, default=None, help="NLSH learning rate (default: the blocker's)")
+    p.add_argument("--nlsh-epochs", type=int, default=None, help="NLSH training epochs (default: the blocker's)")
     p.add_argument("--simhash", action="store_true", help="NLSH SimHash index vs exact top-k")
     p.add_argument("--simhash-tables", default="auto", help="--simhash: tables L, an integer or auto")
     p.add_argument("--simhash-bits", default="auto", help="--simhash: bits per table b, an integer or auto")
@@ -186,6 +187,8 @@ def nlsh_kwargs(args) -> dict:
     out = {} if args.learn is None else {"learn": args.learn}
     if args.nlsh_lr is not None:
         out["lr"] = args.nlsh_lr
+    if args.nlsh_epochs is not None:
+        out["epochs"] = args.nlsh_epochs
     return out
 
 
