@@ -2,7 +2,7 @@
 
     python benchmarks/bench_blocking.py [--datasets abt_buy,amazon_google,dblp_acm,febrl4]
         [--methods tfidf,minhash,minilm,nlsh,hybrid] [--hybrid-weight W|auto] [--select-epochs] [--simhash]
-        [--consolidation] [--cv F]
+        [--consolidation] [--cv F] [--learn MODE] [--nlsh-lr LR] [--nlsh-epochs N]
         [--quick] [--json] [--out FILE]
 
 Blocking (RECSYS_HASH_DATA): tableB queries tableA, gold = all labelled positives, supervised methods train on the
@@ -12,6 +12,8 @@ PC >= 0.97, and pc_test (pairs never trained on). MinHashLSH is swept over --min
 --simhash-bits / --simhash-target set the index (default auto x auto, target 0.15: chosen from tableA at fit time).
 --cv F: F-fold cross-validation inside the train split (PC on held-out folds' matches, never on gold outside the
 split) of tfidf, nlsh, hybrid and the merge that reads NLSH's list before TF-IDF's.
+--learn / --nlsh-lr / --nlsh-epochs: the NLSH and hybrid encoder's learn mode, learning rate and epochs (defaults:
+the blockers').
 --consolidation: a synthetic catalogue with planted duplicate items (1-3 IDs per entity, typo'd titles): blocking
 self-join -> matched pairs -> `dedup`; Recall@20 of MF with full / graphhash, with and without dedup in front.
 Writes benchmarks/results/bench_blocking.json (or --out).
@@ -46,7 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--select-epochs", action="store_true",
                    help="nlsh / hybrid: pick the epoch count on a seeded 20%% slice of the train split's matches")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--learn", default=None, help="NLSH char-n-gram encoder: weights (default), features or table")
+    p.add_argument("--learn", default=None, help="NLSH char-n-gram encoder: both (default), weights, features or table")
     p.add_argument("--nlsh-lr", type=float, default=None, help="NLSH learning rate (default: the blocker's)")
     p.add_argument("--nlsh-epochs", type=int, default=None, help="NLSH training epochs (default: the blocker's)")
     p.add_argument("--simhash", action="store_true", help="NLSH SimHash index vs exact top-k")
