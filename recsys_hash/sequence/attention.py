@@ -34,12 +34,14 @@ def softmax_attention(seq: JaggedSeq, query: torch.Tensor, d: int, values: Optio
                       ) -> torch.Tensor:
     """Σ_i softmax_i(⟨e_i, q⟩ / √d) v_i over every valid behaviour of `seq` (values v [N, d_v], default seq.values):
     [B, d_v], zeros for a row (or a batch) without behaviours."""
-    values = seq.values if values is None else values
     if seq.max_len == 0:
-        return values.new_zeros(seq.batch, values.shape[1])
-    scores = torch.bmm(seq.pad(), query[:, :, None]).squeeze(-1) / math.sqrt(d)
+        v = seq.values if values is None else values
+        return v.new_zeros(seq.batch, v.shape[1])
+    e = seq.pad()                                                     # [B, L, d]
+    scores = torch.bmm(e, query[:, :, None]).squeeze(-1) / math.sqrt(d)
     w = masked_softmax(scores, seq.mask())
-    return torch.bmm(w[:, None, :], seq.pad(values)).squeeze(1)
+    # without separate values the keys are the values: reuse their padding instead of padding them a second time
+    return torch.bmm(w[:, None, :], e if values is None else seq.pad(values)).squeeze(1)
 
 
 class DotTargetAttention(nn.Module):
