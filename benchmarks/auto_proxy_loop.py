@@ -6,12 +6,15 @@ carved graph at every resolution MF was measured at (the fixed shares' and the a
 score each clustering with the proxy scorers. Prints, per dataset/budget, MF Recall@20 next to each proxy score and
 what the pick makes of MF's best (x best).
 
-    PYTHONPATH=. python benchmarks/auto_proxy_loop.py [--datasets ml-100k,...] [--scorers svd32,svd64,knn]
-        [--tail 0.5] [--ladder] [--cache DIR] [--results DIR]
+    PYTHONPATH=. python benchmarks/auto_proxy_loop.py [--datasets ml-100k,...] [--scorers svd32,svd64,knn,ials64]
+        [--tail 0.5] [--ladder] [--cache DIR] [--results DIR] [--lr LR]
 
 Scorers: `svdR` is `auto.score_rows` at rank R (PureSVD of the row-compressed graph); `knn` is `knn_score_rows`
-(item-based cosine kNN over the compressed rows, no rank limit), `knnsz` the same over sqrt(row size). MF truths: MF-BPR runs of seed 0 in
-DIR/bench_recall_auto*_{dataset}*.json, one point per (strategy, resolution).
+(item-based cosine kNN over the compressed rows, no rank limit), `knnsz` the same over sqrt(row size); `ialsD` is
+`ials_score_rows` (implicit ALS of dimension D whose parameters are the rows, tied as the compressed model ties them).
+MF truths: MF-BPR runs of seed 0 in DIR/bench_recall_auto*_{dataset}*.json, one point per (strategy, resolution);
+--lr keeps only the runs trained at that learning rate (gowalla's graph strategies want 1e-3, and its older 5e-3
+runs would otherwise shadow them).
 
 The pick among the MF-measured clusterings uses the same rule as `choose_clustering` (`one_se_pick`); --ladder also
 runs `choose_clustering` itself on the training graph.
@@ -36,16 +39,19 @@ ROOT = Path(__file__).resolve().parent
 _SVD_SCORE = auto.score_rows                          # --ladder-scorer swaps auto.score_rows out while the ladder runs
 
 
-def mf_points(ds: str, results: Path = ROOT / "results") -> dict[float, list[tuple[str, float, float]]]:
+def mf_points(ds: str, results: Path = ROOT / "results", lr: float | None = None
+              ) -> dict[float, list[tuple[str, float, float]]]:
     """budget -> [(strategy [source file], final resolution, MF Recall@20)] for the MF-BPR graphhash runs of `ds` at
-    seed 0; a run found in several files (the *_merged files repeat their sources) counts once."""
+    seed 0 (and learning rate `lr` when given); a run found in several files (the *_merged files repeat their
+    sources) counts once."""
     out: dict[float, list] = {}
     seen = set()
     for f in sorted(glob.glob(str(results / f"bench_recall_auto*_{ds}*.json"))):
         for r in json.load(open(f))["runs"]:
             s = r.get("strategy") or ""
             if (r.get("dataset") != ds or not s.startswith("graphhash") or "clustering" not in r
-                    or r.get("model", "mf") != "mf" or int(r.get("seed", 0)) != 0):
+                    or r.get("model", "mf") != "mf" or int(r.get("seed", 0)) != 0
+                    or (lr is not None and (r.get("lr") is None or not np.isclose(float(r["lr"]), lr)))):
                 continue
             res = float(r["clustering"]["item"]["resolution"])
             key = (float(r["budget"]), s, round(res, 6))
@@ -87,6 +93,69 @@ def knn_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarra
     return auto.recall_at_k_rows(scores, avail, hits_by_row, n_held, k, per_user)
 
 
+def ials_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray,
+                    users: np.ndarray, k: int = auto.AUTO_K, seed: int = 0, per_user: bool = False, dim: int = 64,
+                    alpha0: float = 0.1, lam: float = 1e-3, sweeps: int = 8, cg_steps: int = 3):
+    """`auto.score_rows` with implicit ALS in place of PureSVD, its parameters tied as the compressed model ties
+    them: one vector per user row (P) and per item row (Q), fitted to the uncompressed graph,
+
+        sum over edges (u, i) of (1 - p_r(u) . q_r(i))^2 + alpha0 x sum over all (u, i) of (p_r(u) . q_r(i))^2 + reg,
+
+    i.e. weighted least squares on the row-compressed counts c_ab with the unobserved term scaled by the rows' sizes
+    s_a s_b; reg_a = lam (c_a + alpha0 s_a n_items) (frequency-scaled). Alternating updates, each solved by `cg_steps`
+    of batched conjugate gradient warm-started at the previous solution. Items of a row share its score, the user's
+    training items are masked, and ties straddling the k-th place count as in `score_rows`."""
+    user_rows, item_rows = auto._spread(user_rows, seed, 0xC01D), auto._spread(item_rows, seed, 0xC01E)
+    n_ur, n_ir = int(user_rows.max()) + 1, int(item_rows.max()) + 1
+    pu = sp.csr_matrix((np.ones(user_rows.size), (np.arange(user_rows.size), user_rows)), shape=(user_rows.size, n_ur))
+    pi = sp.csr_matrix((np.ones(item_rows.size), (np.arange(item_rows.size), item_rows)), shape=(item_rows.size, n_ir))
+    comp = (pu.T @ fit @ pi).tocsr()                               # [user rows, item rows] edge counts
+    su = np.bincount(user_rows, minlength=n_ur).astype(np.float64)
+    si = np.bincount(item_rows, minlength=n_ir).astype(np.float64)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x1A15]))
+    q = rng.standard_normal((n_ir, dim)) * 0.1 / np.sqrt(dim)
+    p = rng.standard_normal((n_ur, dim)) * 0.1 / np.sqrt(dim)
+    comp_t = comp.T.tocsr()
+    for _ in range(sweeps):
+        p = _als_side(comp, p, q, su, si, alpha0, lam, cg_steps)
+        q = _als_side(comp_t, q, p, si, su, alpha0, lam, cg_steps)
+    scores = p[user_rows[users]] @ q.T
+    hits_by_row = (held[users] @ pi).toarray()
+    avail = si[None, :] - auto._binary_count(fit[users], pi)        # the user's training items are masked
+    scores[avail <= 0] = -np.inf
+    n_held = np.asarray(held[users].getnnz(axis=1)).ravel()
+    return auto.recall_at_k_rows(scores, avail, hits_by_row, n_held, k, per_user)
+
+
+def _als_side(comp: sp.csr_matrix, x: np.ndarray, other: np.ndarray, s_self: np.ndarray, s_other: np.ndarray,
+              alpha0: float, lam: float, steps: int) -> np.ndarray:
+    """One side's update: for each row a of `comp`, (alpha0 s_a G + sum_b c_ab o_b o_b^T + reg_a I) x_a = sum_b c_ab o_b
+    with G = sum_b s_b o_b o_b^T, by `steps` of conjugate gradient (all rows at once) from `x`."""
+    gram = (other * s_other[:, None]).T @ other
+    reg = lam * (np.asarray(comp.sum(axis=1)).ravel() + alpha0 * s_self * s_other.sum())
+    coo = comp.tocoo()
+    oc = other[coo.col]
+
+    def matvec(z):
+        t = coo.data * np.einsum("nd,nd->n", oc, z[coo.row])
+        return (alpha0 * s_self[:, None] * (z @ gram) + reg[:, None] * z
+                + sp.csr_matrix((t, (coo.row, coo.col)), shape=comp.shape) @ other)
+
+    res = comp @ other - matvec(x)
+    d = res.copy()
+    rs = np.einsum("nd,nd->n", res, res)
+    for _ in range(steps):
+        ad = matvec(d)
+        den = np.einsum("nd,nd->n", d, ad)
+        a = np.divide(rs, den, out=np.zeros_like(rs), where=den > 0)
+        x = x + a[:, None] * d
+        res = res - a[:, None] * ad
+        rs_new = np.einsum("nd,nd->n", res, res)
+        d = res + np.divide(rs_new, rs, out=np.zeros_like(rs), where=rs > 0)[:, None] * d
+        rs = rs_new
+    return x
+
+
 def _binary_rows(b_users: sp.csr_matrix, pi: sp.csr_matrix) -> sp.csr_matrix:
     """0/1 [n, item rows]: which item rows hold one of each user's training items."""
     m = (b_users @ pi).tocsr()
@@ -101,14 +170,18 @@ def score(name: str, fit, held, user_rows, item_rows, users) -> np.ndarray:
                               size_power=0.5 if name == "knnsz" else 0.0)
     if name.startswith("svd") and name[3:].isdigit():
         return _SVD_SCORE(fit, held, user_rows, item_rows, users, seed=0, rank=int(name[3:]), per_user=True)
-    raise ValueError(f"--scorers: unknown scorer {name!r} (knn, knnsz or svdR, e.g. svd32)")
+    if name.startswith("ials") and name[4:].isdigit():
+        return ials_score_rows(fit, held, user_rows, item_rows, users, seed=0, per_user=True, dim=int(name[4:]))
+    raise ValueError(f"--scorers: unknown scorer {name!r} (knn, knnsz, svdR or ialsD, e.g. svd32, ials64)")
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--datasets", default="ml-100k,lastfm,amazon-electronics,ml-1m,gowalla")
     p.add_argument("--scorers", default="svd32",
-                   help="svdR: PureSVD of rank R; knn: item-based cosine kNN; knnsz: knn / sqrt(row size)")
+                   help="svdR: PureSVD of rank R; knn: item-based cosine kNN; knnsz: knn / sqrt(row size); "
+                        "ialsD: tied-row implicit ALS of dimension D")
+    p.add_argument("--lr", type=float, default=None, help="MF truths: only runs trained at this learning rate")
     p.add_argument("--results", default=str(ROOT / "results"), help="folder of the bench_recall_auto*.json MF runs")
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "recsys_hash_autoloop"),
                    help="folder for cached clusterings")
@@ -119,8 +192,8 @@ def main(argv=None) -> None:
                    help="scorer the ladder ranks its candidates with (svd32: choose_clustering as shipped)")
     args = p.parse_args(argv)
     for name in args.scorers.split(",") + [args.ladder_scorer]:
-        if not re.fullmatch(r"knn|knnsz|svd[1-9][0-9]*", name):
-            p.error(f"unknown scorer {name!r} (knn, knnsz or svdR, e.g. svd32)")
+        if not re.fullmatch(r"knn|knnsz|svd[1-9][0-9]*|ials[1-9][0-9]*", name):
+            p.error(f"unknown scorer {name!r} (knn, knnsz, svdR or ialsD, e.g. svd32, ials64)")
     from threadpoolctl import threadpool_limits
 
     from recsys_hash.budget import resolve_budget
@@ -145,7 +218,7 @@ def main(argv=None) -> None:
             np.savez(f, u=c.user_labels, i=c.item_labels)
             return c.user_labels, c.item_labels
 
-        for budget, pts in sorted(mf_points(ds, Path(args.results)).items(), reverse=True):
+        for budget, pts in sorted(mf_points(ds, Path(args.results), args.lr).items(), reverse=True):
             targets = {"user": resolve_budget(budget, b.shape[0], "user"),
                        "item": resolve_budget(budget, b.shape[1], "item")}
             best_mf = max(x[2] for x in pts)
