@@ -74,23 +74,14 @@ def knn_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarra
 
     `size_power` > 0 divides row j's score by size_j ** size_power (`knnsz`: 0.5, an item's own cosine if the items
     of a row had disjoint users): a row of many items aggregates a dense column that is close to every profile."""
-    user_rows, item_rows = auto._spread(user_rows, seed, 0xC01D), auto._spread(item_rows, seed, 0xC01E)
-    n_ur, n_ir = int(user_rows.max()) + 1, int(item_rows.max()) + 1
-    pu = sp.csr_matrix((np.ones(user_rows.size), (np.arange(user_rows.size), user_rows)), shape=(user_rows.size, n_ur))
-    pi = sp.csr_matrix((np.ones(item_rows.size), (np.arange(item_rows.size), item_rows)), shape=(item_rows.size, n_ir))
-    comp = (pu.T @ fit @ pi).tocsr()                               # [user rows, item rows] edge weights
+    user_rows, item_rows, pi, comp, size = auto.compress_graph(fit, user_rows, item_rows, seed)
     inv = 1.0 / np.sqrt(np.maximum(np.asarray(comp.multiply(comp).sum(axis=0)).ravel(), 1e-12))
     mine = _binary_rows(fit[users], pi)                            # [n scored, n_ir] sparse 0/1: the user's rows
     # sum_i cos(i, j) = ((mine D) comp^T) comp D: dense only for [scored users x user rows] and [.. x item rows]
     left = np.asarray((mine @ sp.diags(inv) @ comp.T.tocsr()).todense())    # [n scored, n_ur]
-    size = np.bincount(item_rows, minlength=n_ir).astype(np.float64)
     scale = inv / np.maximum(size, 1.0) ** size_power
-    scores = np.asarray((comp.T.tocsr() @ left.T).T) * scale[None, :]      # [n scored, n_ir]
-    hits_by_row = (held[users] @ pi).toarray()
-    avail = size[None, :] - auto._binary_count(fit[users], pi)      # the user's training items are masked
-    scores[avail <= 0] = -np.inf
-    n_held = np.asarray(held[users].getnnz(axis=1)).ravel()
-    return auto.recall_at_k_rows(scores, avail, hits_by_row, n_held, k, per_user)
+    scores = np.asarray((comp.T.tocsr() @ left.T).T) * scale[None, :]      # [n scored, item rows]
+    return auto.masked_recall(scores, fit, held, pi, size, users, k, per_user)
 
 
 def ials_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray,
@@ -105,13 +96,9 @@ def ials_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarr
     s_a s_b; reg_a = lam (c_a + alpha0 s_a n_items) (frequency-scaled). Alternating updates, each solved by `cg_steps`
     of batched conjugate gradient warm-started at the previous solution. Items of a row share its score, the user's
     training items are masked, and ties straddling the k-th place count as in `score_rows`."""
-    user_rows, item_rows = auto._spread(user_rows, seed, 0xC01D), auto._spread(item_rows, seed, 0xC01E)
-    n_ur, n_ir = int(user_rows.max()) + 1, int(item_rows.max()) + 1
-    pu = sp.csr_matrix((np.ones(user_rows.size), (np.arange(user_rows.size), user_rows)), shape=(user_rows.size, n_ur))
-    pi = sp.csr_matrix((np.ones(item_rows.size), (np.arange(item_rows.size), item_rows)), shape=(item_rows.size, n_ir))
-    comp = (pu.T @ fit @ pi).tocsr()                               # [user rows, item rows] edge counts
+    user_rows, item_rows, pi, comp, si = auto.compress_graph(fit, user_rows, item_rows, seed)
+    n_ur, n_ir = comp.shape
     su = np.bincount(user_rows, minlength=n_ur).astype(np.float64)
-    si = np.bincount(item_rows, minlength=n_ir).astype(np.float64)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x1A15]))
     q = rng.standard_normal((n_ir, dim)) * 0.1 / np.sqrt(dim)
     p = rng.standard_normal((n_ur, dim)) * 0.1 / np.sqrt(dim)
@@ -119,12 +106,7 @@ def ials_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarr
     for _ in range(sweeps):
         p = _als_side(comp, p, q, su, si, alpha0, lam, cg_steps)
         q = _als_side(comp_t, q, p, si, su, alpha0, lam, cg_steps)
-    scores = p[user_rows[users]] @ q.T
-    hits_by_row = (held[users] @ pi).toarray()
-    avail = si[None, :] - auto._binary_count(fit[users], pi)        # the user's training items are masked
-    scores[avail <= 0] = -np.inf
-    n_held = np.asarray(held[users].getnnz(axis=1)).ravel()
-    return auto.recall_at_k_rows(scores, avail, hits_by_row, n_held, k, per_user)
+    return auto.masked_recall(p[user_rows[users]] @ q.T, fit, held, pi, si, users, k, per_user)
 
 
 def _als_side(comp: sp.csr_matrix, x: np.ndarray, other: np.ndarray, s_self: np.ndarray, s_other: np.ndarray,

@@ -108,11 +108,7 @@ def score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, i
     Scores live on (user row, item row) pairs as a compressed model's do; items sharing a row tie, and a tied row
     straddling the k-th place counts by the fraction of its unmasked items that fits (random tie breaking).
     """
-    user_rows, item_rows = _spread(user_rows, seed, 0xC01D), _spread(item_rows, seed, 0xC01E)
-    n_ur, n_ir = int(user_rows.max()) + 1, int(item_rows.max()) + 1
-    pu = sp.csr_matrix((np.ones(user_rows.size), (np.arange(user_rows.size), user_rows)), shape=(user_rows.size, n_ur))
-    pi = sp.csr_matrix((np.ones(item_rows.size), (np.arange(item_rows.size), item_rows)), shape=(item_rows.size, n_ir))
-    comp = (pu.T @ fit @ pi).tocsr()                               # [user rows, item rows] edge weights
+    user_rows, item_rows, pi, comp, size = compress_graph(fit, user_rows, item_rows, seed)
     du = np.asarray(comp.sum(axis=1)).ravel()
     di = np.asarray(comp.sum(axis=0)).ravel()
     norm = sp.diags(1.0 / np.sqrt(np.maximum(du, 1e-12))) @ comp @ sp.diags(1.0 / np.sqrt(np.maximum(di, 1e-12)))
@@ -121,9 +117,27 @@ def score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, i
     r = max(1, min(rank, min(norm.shape) - 1))
     v = _top_right_vectors(norm, r, seed)                          # [n_ir, r]
     recon = np.asarray((norm[ru] @ v) @ v.T)                       # [n_users_scored, n_ir]
-    size = np.bincount(item_rows, minlength=n_ir).astype(np.float64)
     # per-item score of a row: its reconstructed weight over its items (BPR ranks items, not rows)
     scores = recon * (np.sqrt(di) / np.maximum(size, 1.0))[None, :]
+    return masked_recall(scores, fit, held, pi, size, users, k, per_user)
+
+
+def compress_graph(fit: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray, seed: int = 0):
+    """The graph as a compressed model sees it: (user rows, item rows, with isolated IDs spread as `_spread` does;
+    pi, the one-hot [items, item rows] map; comp, CSR [user rows, item rows] summed edge weights; float64 [item rows]
+    items per row)."""
+    user_rows, item_rows = _spread(user_rows, seed, 0xC01D), _spread(item_rows, seed, 0xC01E)
+    n_ur, n_ir = int(user_rows.max()) + 1, int(item_rows.max()) + 1
+    pu = sp.csr_matrix((np.ones(user_rows.size), (np.arange(user_rows.size), user_rows)), shape=(user_rows.size, n_ur))
+    pi = sp.csr_matrix((np.ones(item_rows.size), (np.arange(item_rows.size), item_rows)), shape=(item_rows.size, n_ir))
+    comp = (pu.T @ fit @ pi).tocsr()
+    return user_rows, item_rows, pi, comp, np.bincount(item_rows, minlength=n_ir).astype(np.float64)
+
+
+def masked_recall(scores: np.ndarray, fit: sp.csr_matrix, held: sp.csr_matrix, pi: sp.csr_matrix, size: np.ndarray,
+                  users: np.ndarray, k: int = AUTO_K, per_user: bool = False):
+    """Recall@k on `held` of per-row item scores [len(users), item rows]: each row offers its items (`size`) less the
+    user's training items, and a row with none left is masked (-inf, written into `scores`); see `recall_at_k_rows`."""
     hits_by_row = (held[users] @ pi).toarray()
     avail = size[None, :] - _binary_count(fit[users], pi)            # the user's training items are masked
     scores[avail <= 0] = -np.inf
