@@ -9,8 +9,10 @@ what the pick makes of MF's best (x best).
     PYTHONPATH=. python benchmarks/auto_proxy_loop.py [--datasets ml-100k,...] [--scorers svd32,svd64,knn,ials64]
         [--tail 0.5] [--ladder] [--cache DIR] [--results DIR] [--lr LR]
 
-Scorers: `svdR` is `auto.score_rows` at rank R (PureSVD of the row-compressed graph); `knn` is `knn_score_rows`
-(item-based cosine kNN over the compressed rows, no rank limit), `knnsz` the same over sqrt(row size); `ialsD` is
+Scorers: `svdR` is `auto.score_rows` at rank R (PureSVD of the row-compressed graph); `knnu` is
+`auto.knn_score_rows` as the choice uses it (item-row cosine kNN, no rank limit, each user scored through its user
+row), `knn` the same scored through the user's own items (the earlier offline variant), `knnsz` that over sqrt(row
+size); `ialsD` is
 `ials_score_rows` (implicit ALS of dimension D whose parameters are the rows, tied as the compressed model ties them).
 MF truths: MF-BPR runs of seed 0 in DIR/bench_recall_auto*_{dataset}*.json, one point per (strategy, resolution);
 --lr keeps only the runs trained at that learning rate (gowalla's graph strategies want 1e-3, and its older 5e-3
@@ -63,25 +65,7 @@ def mf_points(ds: str, results: Path = ROOT / "results", lr: float | None = None
     return out
 
 
-def knn_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray,
-                   users: np.ndarray, k: int = auto.AUTO_K, seed: int = 0, per_user: bool = False,
-                   size_power: float = 0.0):
-    """`auto.score_rows` with an item-based kNN scorer in place of PureSVD: score(user, item row j) = sum over the
-    item rows i holding the user's training items of cosine(i, j), the cosine of the columns of the
-    row-compressed `fit` graph ([user rows, item rows] edge weights). No rank limit; every item of a row gets the
-    row's score (they share one embedding), the user's training items are masked, and a tied row straddling the
-    k-th place counts by the fraction of its unmasked items that fits, as in `score_rows`.
-
-    `size_power` > 0 divides row j's score by size_j ** size_power (`knnsz`: 0.5, an item's own cosine if the items
-    of a row had disjoint users): a row of many items aggregates a dense column that is close to every profile."""
-    user_rows, item_rows, pi, comp, size = auto.compress_graph(fit, user_rows, item_rows, seed)
-    inv = 1.0 / np.sqrt(np.maximum(np.asarray(comp.multiply(comp).sum(axis=0)).ravel(), 1e-12))
-    mine = _binary_rows(fit[users], pi)                            # [n scored, n_ir] sparse 0/1: the user's rows
-    # sum_i cos(i, j) = ((mine D) comp^T) comp D: dense only for [scored users x user rows] and [.. x item rows]
-    left = np.asarray((mine @ sp.diags(inv) @ comp.T.tocsr()).todense())    # [n scored, n_ur]
-    scale = inv / np.maximum(size, 1.0) ** size_power
-    scores = np.asarray((comp.T.tocsr() @ left.T).T) * scale[None, :]      # [n scored, item rows]
-    return auto.masked_recall(scores, fit, held, pi, size, users, k, per_user)
+knn_score_rows = auto.knn_score_rows
 
 
 def ials_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray,
@@ -138,18 +122,11 @@ def _als_side(comp: sp.csr_matrix, x: np.ndarray, other: np.ndarray, s_self: np.
     return x
 
 
-def _binary_rows(b_users: sp.csr_matrix, pi: sp.csr_matrix) -> sp.csr_matrix:
-    """0/1 [n, item rows]: which item rows hold one of each user's training items."""
-    m = (b_users @ pi).tocsr()
-    m.data[:] = 1.0
-    return m
-
-
 def score(name: str, fit, held, user_rows, item_rows, users) -> np.ndarray:
     """Per-user Recall@20 of scorer `name` (`knn`, `knnsz` or `svdR`) on the held edges."""
-    if name in ("knn", "knnsz"):
+    if name in ("knn", "knnsz", "knnu"):
         return knn_score_rows(fit, held, user_rows, item_rows, users, seed=0, per_user=True,
-                              size_power=0.5 if name == "knnsz" else 0.0)
+                              size_power=0.5 if name == "knnsz" else 0.0, profile="row" if name == "knnu" else "own")
     if name.startswith("svd") and name[3:].isdigit():
         return _SVD_SCORE(fit, held, user_rows, item_rows, users, seed=0, rank=int(name[3:]), per_user=True)
     if name.startswith("ials") and name[4:].isdigit():
@@ -161,7 +138,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--datasets", default="ml-100k,lastfm,amazon-electronics,ml-1m,gowalla")
     p.add_argument("--scorers", default="svd32",
-                   help="svdR: PureSVD of rank R; knn: item-based cosine kNN; knnsz: knn / sqrt(row size); "
+                   help="svdR: PureSVD of rank R; knnu: item-row cosine kNN through the user row (the choice's); knn: "
+                        "the same through the user's own items; knnsz: knn / sqrt(row size); "
                         "ialsD: tied-row implicit ALS of dimension D")
     p.add_argument("--lr", type=float, default=None, help="MF truths: only runs trained at this learning rate")
     p.add_argument("--results", default=str(ROOT / "results"), help="folder of the bench_recall_auto*.json MF runs")
@@ -170,11 +148,12 @@ def main(argv=None) -> None:
     p.add_argument("--tail", type=float, default=0.5, help="score users up to this degree quantile (1: all)")
     p.add_argument("--ladder", action="store_true",
                    help="also run choose_clustering (the real ladder) and print its candidates and pick")
-    p.add_argument("--ladder-scorer", default="svd32",
-                   help="scorer the ladder ranks its candidates with (svd32: choose_clustering as shipped)")
+    p.add_argument("--ladder-scorer", default="auto",
+                   help="scorer the ladder ranks its candidates with (auto: choose_clustering as shipped, svd and knn; "
+                        "another scorer name: that scorer alone)")
     args = p.parse_args(argv)
-    for name in args.scorers.split(",") + [args.ladder_scorer]:
-        if not re.fullmatch(r"knn|knnsz|svd[1-9][0-9]*|ials[1-9][0-9]*", name):
+    for name in args.scorers.split(",") + ([] if args.ladder_scorer == "auto" else [args.ladder_scorer]):
+        if not re.fullmatch(r"knn|knnsz|knnu|svd[1-9][0-9]*|ials[1-9][0-9]*", name):
             p.error(f"unknown scorer {name!r} (knn, knnsz, svdR or ialsD, e.g. svd32, ials64)")
     from threadpoolctl import threadpool_limits
 
@@ -230,9 +209,13 @@ def main(argv=None) -> None:
                     v = score(args.ladder_scorer, fit_, held_, ur, ir, users_)
                     return v if per_user else float(np.mean(v))
 
-                with mock.patch.object(auto, "score_rows", ladder_score):
+                if args.ladder_scorer == "auto":
                     c = auto.choose_clustering(b, targets, seed=0)
-                print(f"  ladder {args.ladder_scorer} ({time.perf_counter() - t:.1f}s): pick r={c.auto['resolution']} "
+                else:
+                    with mock.patch.object(auto, "score_rows", ladder_score):
+                        c = auto.choose_clustering(b, targets, seed=0, scorers=("svd",))
+                print(f"  ladder {args.ladder_scorer} ({time.perf_counter() - t:.1f}s): scorer {c.auto.get('scorer')}, "
+                      f"pick r={c.auto['resolution']} "
                       f"share={c.auto['cluster_share']}")
                 for x in c.auto["candidates"]:
                     print("    ", {k: (round(v, 4) if isinstance(v, float) else v) for k, v in x.items()})

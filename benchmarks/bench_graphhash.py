@@ -137,9 +137,12 @@ def auto_fit(train, repeats: int, plain_s: float, budget: float = 0.25) -> dict:
     out = {"auto_budget": budget, "auto_fit_s": min(times), "auto_fit_ratio": min(times) / plain_s,
            "auto_cluster_share": auto["cluster_share"], "auto_resolution": auto["resolution"],
            "auto_louvain_runs": auto["louvain_runs"], "auto_users_scored": auto["users_scored"],
+           "auto_scorer": auto["scorer"], "auto_louvain_s": auto["louvain_seconds"],
+           "auto_score_s": auto["score_seconds"],
            "auto_candidates": auto["candidates"]}
     log(f"gowalla {budget:.0%} default (auto) fit: {out['auto_fit_s']:.2f}s = {out['auto_fit_ratio']:.2f}x one "
-        f"plain Louvain run; share {auto['cluster_share']} at r={auto['resolution']} ({auto['louvain_runs']} runs)")
+        f"plain Louvain run; share {auto['cluster_share']} at r={auto['resolution']} ({auto['louvain_runs']} runs, "
+        f"{auto['louvain_seconds']:.2f}s; scorer {auto['scorer']}; scoring s {auto['score_seconds']})")
     return out
 
 

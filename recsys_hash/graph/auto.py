@@ -10,12 +10,17 @@ validation on the training graph itself, no model training:
 2. cluster the rest at a short ladder of resolutions: resolution 1 (the modularity optimum's own count) and the
    resolutions predicted to give `shares` x B clusters (log-log interpolation of count against resolution);
 3. turn each clustering into exactly B rows per side (split/merge as the remapper does) and score it by the
-   Recall@20 that the best rank-`rank` scorer over those rows (PureSVD of the row-compressed graph, items sharing a
-   row tied) gets on the carved edges of up to `max_users` sampled users of the lighter half (`validation_users`);
-4. pick the candidate with the fewest clusters within half a standard error of the best score (`one_se_pick`) and
-   re-cluster the whole training graph at its resolution.
+   Recall@20 two proxy models over those rows get on the carved edges of up to `max_users` sampled users of the
+   lighter half (`validation_users`): a rank-`AUTO_RANK` PureSVD of the row-compressed graph (`score_rows`; global,
+   low-rank structure) and an item-row cosine kNN scoring each user through its user row (`knn_score_rows`; local
+   structure, no rank limit). Both tie the items of a row, as the compressed model does;
+4. trust the proxy whose best candidate scores higher (it describes these data better: PureSVD on ml-1m, lastfm,
+   ml-100k, amazon-electronics and amazon-beauty, kNN on gowalla, where PureSVD ranks the candidates against MF's
+   order), pick the candidate with the fewest clusters within half a standard error of its best score
+   (`one_se_pick`), and re-cluster the whole training graph at that resolution.
 Cost: one Louvain run per ladder step on 90% of the graph, one on the whole graph, plus the scoring (a few
-sparse products): `bench_graphhash.py` reports it as `auto_fit_ratio` against one plain Louvain run.
+sparse products per candidate and proxy): `bench_graphhash.py` reports it as `auto_fit_ratio` against one plain
+Louvain run, and the `auto` record splits it into `louvain_seconds` and `score_seconds`.
 """
 from __future__ import annotations
 
@@ -40,6 +45,10 @@ AUTO_TRIES = 3
 AUTO_TAIL = 0.5
 #: Candidates within this many paired standard errors of the best score count as tied (see `one_se_pick`).
 AUTO_SE = 0.5
+#: Proxy scorers each candidate is scored with (see `_score`), the simplest first; `pick_scorer` chooses the one that ranks.
+AUTO_SCORERS = ("svd", "knn")
+#: kNN replaces PureSVD only when its best candidate beats PureSVD's best by more than this many paired standard errors.
+AUTO_SCORER_SE = 1.0
 
 
 def carve_edges(b: sp.csr_matrix, fraction: float, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -113,13 +122,60 @@ def score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, i
     di = np.asarray(comp.sum(axis=0)).ravel()
     norm = sp.diags(1.0 / np.sqrt(np.maximum(du, 1e-12))) @ comp @ sp.diags(1.0 / np.sqrt(np.maximum(di, 1e-12)))
     norm = norm.tocsr()
-    ru = user_rows[users]
+    rows, back = np.unique(user_rows[users], return_inverse=True)  # users sharing a row share its scores
     r = max(1, min(rank, min(norm.shape) - 1))
     v = _top_right_vectors(norm, r, seed)                          # [n_ir, r]
-    recon = np.asarray((norm[ru] @ v) @ v.T)                       # [n_users_scored, n_ir]
+    recon = np.asarray((norm[rows] @ v) @ v.T)                     # [distinct rows scored, n_ir]
     # per-item score of a row: its reconstructed weight over its items (BPR ranks items, not rows)
-    scores = recon * (np.sqrt(di) / np.maximum(size, 1.0))[None, :]
-    return masked_recall(scores, fit, held, pi, size, users, k, per_user)
+    recon *= (np.sqrt(di) / np.maximum(size, 1.0))[None, :]
+    return masked_recall(recon[back], fit, held, pi, size, users, k, per_user)
+
+
+def knn_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray,
+                   users: np.ndarray, k: int = AUTO_K, seed: int = 0, per_user: bool = False,
+                   size_power: float = 0.0, profile: str = "row"):
+    """`score_rows` with an item-based kNN scorer in place of PureSVD: score(user, item row j) = sum over the item
+    rows i holding the user's training items of cosine(i, j), the cosine of the columns of the row-compressed `fit`
+    graph ([user rows, item rows] edge weights). No rank limit, so it can use many small local clusters that a
+    rank-32 scorer cannot tell apart; items of a row share its score, the user's training items are masked, and a
+    tied row straddling the k-th place counts by the fraction of its unmasked items that fits, as in `score_rows`.
+
+    `size_power` > 0 divides row j's score by size_j ** size_power (0.5: an item's own cosine if the items of a row
+    had disjoint users); the choice uses 0."""
+    user_rows, item_rows, pi, comp, size = compress_graph(fit, user_rows, item_rows, seed)
+    inv = 1.0 / np.sqrt(np.maximum(np.asarray(comp.multiply(comp).sum(axis=0)).ravel(), 1e-12))
+    if profile == "row":                                           # what a compressed model knows of the user:
+        rows, back = np.unique(user_rows[users], return_inverse=True)
+        mine = comp[rows]                                          # [distinct rows, n_ir] its row's edge weights
+    elif profile == "own":
+        back = np.arange(users.size)
+        mine = _binary_rows(fit[users], pi)                        # [n scored, n_ir] 0/1: the user's own item rows
+    else:
+        raise ValueError(f"knn_score_rows: profile must be 'row' or 'own', got {profile!r}")
+    # sum_i cos(i, j) = ((mine D) comp^T) comp D: dense only for [profiles x user rows] and [.. x item rows]
+    comp_t = comp.T.tocsr()
+    left = (mine @ sp.diags(inv) @ comp_t).toarray()              # [profiles, n_ur]
+    scale = inv / np.maximum(size, 1.0) ** size_power
+    scores = np.ascontiguousarray((comp_t @ np.ascontiguousarray(left.T)).T) * scale[None, :]  # [profiles, item rows]
+    return masked_recall(scores[back], fit, held, pi, size, users, k, per_user)
+
+
+def _binary_rows(b_users: sp.csr_matrix, pi: sp.csr_matrix) -> sp.csr_matrix:
+    """0/1 [n, item rows]: which item rows hold one of each user's training items."""
+    m = (b_users @ pi).tocsr()
+    m.data[:] = 1.0
+    return m
+
+
+def _score(name: str, fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray,
+           users: np.ndarray, seed: int) -> np.ndarray:
+    """Per-user Recall@20 on `held` of proxy scorer `name`: "svd" (`score_rows`, rank `AUTO_RANK`) or "knn"
+    (`knn_score_rows`)."""
+    if name == "svd":
+        return score_rows(fit, held, user_rows, item_rows, users, seed=seed, per_user=True)
+    if name == "knn":
+        return knn_score_rows(fit, held, user_rows, item_rows, users, seed=seed, per_user=True)
+    raise ValueError(f"choose_clustering: unknown scorer {name!r} (svd or knn)")
 
 
 def compress_graph(fit: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray, seed: int = 0):
@@ -137,30 +193,68 @@ def compress_graph(fit: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndar
 def masked_recall(scores: np.ndarray, fit: sp.csr_matrix, held: sp.csr_matrix, pi: sp.csr_matrix, size: np.ndarray,
                   users: np.ndarray, k: int = AUTO_K, per_user: bool = False):
     """Recall@k on `held` of per-row item scores [len(users), item rows]: each row offers its items (`size`) less the
-    user's training items, and a row with none left is masked (-inf, written into `scores`); see `recall_at_k_rows`."""
-    hits_by_row = (held[users] @ pi).toarray()
-    avail = size[None, :] - _binary_count(fit[users], pi)            # the user's training items are masked
-    scores[avail <= 0] = -np.inf
+    user's training items, and a row with none left is masked (-inf, written into `scores`); see `recall_at_k_rows`.
+    Only `scores` is dense: the training and carved items per row stay sparse."""
+    seen = _seen_counts(fit[users], pi)                              # the user's training items are masked
+    full = seen.data >= size[seen.indices]
+    scores[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))[full], seen.indices[full]] = -np.inf
+    hits = (held[users] @ pi).tocsr()
     n_held = np.asarray(held[users].getnnz(axis=1)).ravel()
-    return recall_at_k_rows(scores, avail, hits_by_row, n_held, k, per_user)
+    return recall_at_k_rows(scores, size, seen, hits, n_held, k, per_user)
 
 
-def recall_at_k_rows(scores: np.ndarray, avail: np.ndarray, hits_by_row: np.ndarray, n_held: np.ndarray, k: int,
-                     per_user: bool = False):
-    """Recall@k from per-row item scores ([n, rows], -inf: masked), each row's unmasked items (`avail`) and held-out
-    items (`hits_by_row`): rows are taken best first, each filling `avail` places, and the row straddling the k-th
-    place counts by the fraction of its items that fits (random tie breaking among a row's items)."""
+def recall_at_k_rows(scores: np.ndarray, size: np.ndarray, seen: sp.csr_matrix, hits: sp.csr_matrix,
+                     n_held: np.ndarray, k: int, per_user: bool = False):
+    """Recall@k from per-row item scores ([n, rows], -inf: masked), each row's items (`size`), the user's training
+    items per row (`seen`, sparse [n, rows]) and held-out items per row (`hits`, sparse): rows are taken best first,
+    each filling its unmasked items' places (size - seen), and the row straddling the k-th place counts by the
+    fraction of its items that fits (random tie breaking among a row's items)."""
+    import torch
+
     top = min(k, scores.shape[1])
-    idx = np.argpartition(-scores, top - 1, axis=1)[:, :top]
-    order = np.take_along_axis(idx, np.argsort(-np.take_along_axis(scores, idx, axis=1), axis=1, kind="stable"),
-                               axis=1)
-    a = np.take_along_axis(avail, order, axis=1)
-    a = np.where(np.isfinite(np.take_along_axis(scores, order, axis=1)), np.maximum(a, 0), 0)
+    vals, order = torch.topk(torch.from_numpy(np.ascontiguousarray(scores)), top, dim=1)   # best first
+    vals, order = vals.numpy(), order.numpy()
+    a = size[order] - _lookup(seen, order)
+    a = np.where(np.isfinite(vals), np.maximum(a, 0), 0)
     before = np.cumsum(a, axis=1) - a
     frac = np.clip((k - before) / np.maximum(a, 1), 0.0, 1.0) * (a > 0)
-    hits = (np.take_along_axis(hits_by_row, order, axis=1) * frac).sum(axis=1)
-    recall = hits / np.minimum(k, np.maximum(n_held, 1))
+    got = (_lookup(hits, order) * frac).sum(axis=1)
+    recall = got / np.minimum(k, np.maximum(n_held, 1))
     return recall if per_user else float(np.mean(recall))
+
+
+def _lookup(m: sp.csr_matrix, cols: np.ndarray) -> np.ndarray:
+    """m[i, cols[i, j]] for every (i, j), as float64 [n, w], without densifying `m` (a search over its sorted
+    row-major keys)."""
+    m = m.tocsr()
+    m.sum_duplicates()                                               # canonical: sorted indices, no duplicates
+    n, w = cols.shape
+    keys = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr)) * m.shape[1] + m.indices
+    want = (np.arange(n, dtype=np.int64)[:, None] * m.shape[1] + cols).ravel()
+    if keys.size == 0:
+        return np.zeros((n, w))
+    pos = np.minimum(np.searchsorted(keys, want), keys.size - 1)
+    return np.where(keys[pos] == want, m.data[pos], 0.0).reshape(n, w)
+
+
+def pick_scorer(per_user: dict[str, list[np.ndarray]], se_mult: float = AUTO_SCORER_SE) -> tuple[str, dict]:
+    """The proxy whose ranking of the candidates is trusted: the first of `per_user` (proxy -> each candidate's
+    per-user recalls, the simplest proxy first) unless a later proxy's best candidate beats the current choice's best
+    by more than `se_mult` paired standard errors over the same users (Breiman's one-standard-error rule applied to
+    the proxy: the rank-limited PureSVD is the simpler model). Returns (name, each later proxy's margin over the
+    choice before it, in standard errors)."""
+    names = list(per_user)
+    choice, margins = names[0], {}
+    for name in names[1:]:
+        a = per_user[choice][int(np.argmax([p.mean() for p in per_user[choice]]))]
+        b = per_user[name][int(np.argmax([p.mean() for p in per_user[name]]))]
+        d = b - a
+        se = float(np.std(d, ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0
+        margin = float(d.mean() / se) if se > 0 else (math.inf if d.mean() > 0 else 0.0)
+        margins[name] = margin
+        if margin > se_mult:
+            choice = name
+    return choice, margins
 
 
 def one_se_pick(per_user: list[np.ndarray], sizes: list[float],
@@ -185,11 +279,11 @@ def one_se_pick(per_user: list[np.ndarray], sizes: list[float],
     return min(ok, key=lambda i: (sizes[i], -means[i], i)), ses
 
 
-def _binary_count(b_users: sp.csr_matrix, pi: sp.csr_matrix) -> np.ndarray:
-    """Distinct training items of each user per item row (what the ranking masks): dense [n, item rows]."""
+def _seen_counts(b_users: sp.csr_matrix, pi: sp.csr_matrix) -> sp.csr_matrix:
+    """Distinct training items of each user per item row (what the ranking masks): sparse [n, item rows]."""
     ones = b_users.copy()
     ones.data[:] = 1.0
-    return (ones @ pi).toarray()
+    return (ones @ pi).tocsr()
 
 
 def _top_right_vectors(mat: sp.csr_matrix, rank: int, seed: int, n_iter: int = 4) -> np.ndarray:
@@ -228,7 +322,8 @@ def _predict(runs: dict[float, float], wanted: float) -> float:
 def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str = "sknetwork", seed: int = 0,
                       threads: int | None = None,
                       shares: tuple[float, ...] = AUTO_SHARES, holdout: float = AUTO_HOLDOUT,
-                      max_users: int = AUTO_USERS, max_runs: int = 8) -> GraphClustering:
+                      max_users: int = AUTO_USERS, max_runs: int = 8,
+                      scorers: tuple[str, ...] = AUTO_SCORERS) -> GraphClustering:
     """The clustering of `b` (hence cluster rows vs private rows per side) that scored best on carved edges; its
     `auto` field records the choice (chosen share per side, resolution, every candidate's score).
 
@@ -239,6 +334,9 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
     """
     from threadpoolctl import threadpool_limits
 
+    scorers = tuple(scorers)
+    if not scorers or any(s not in ("svd", "knn") for s in scorers):
+        raise ValueError(f"choose_clustering: scorers must be a non-empty tuple of 'svd', 'knn', got {scorers!r}")
     start = time.perf_counter()
     fit, held = carve_edges(b, holdout, seed)
     users = validation_users(b, fit, held, max_users, seed)
@@ -271,27 +369,37 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
             if res in runs:
                 break
             runs[res] = cluster_bipartite(fit, res, backend=backend, seed=seed, threads=threads)
-    candidates, per_user, sizes = [], [], []
+    candidates, sizes = [], []
+    per_user: dict[str, list[np.ndarray]] = {name: [] for name in scorers}
+    score_seconds = dict.fromkeys(scorers, 0.0)
     with threadpool_limits(1):                     # small dense algebra: threads only contend with the caller's
         for res, c in sorted(runs.items()):
             rows = _rows(c, fit, targets)
             ur = rows["user"] if "user" in rows else rank_rows(c.user_labels)
             ir = rows["item"] if "item" in rows else rank_rows(c.item_labels)
-            per_user.append(score_rows(fit, held, ur, ir, users, seed=seed, per_user=True))
+            for name in scorers:
+                t = time.perf_counter()
+                per_user[name].append(_score(name, fit, held, ur, ir, users, seed))
+                score_seconds[name] += time.perf_counter() - t
             sizes.append(count(c))
             candidates.append({"resolution": res, "n_user_clusters": c.n_user_clusters,
-                               "n_item_clusters": c.n_item_clusters, "valid_recall@20": float(np.mean(per_user[-1])),
+                               "n_item_clusters": c.n_item_clusters,
+                               "scores": {name: float(np.mean(per_user[name][-1])) for name in scorers},
                                "modularity": c.modularity, "seconds": c.seconds})
-    pick, ses = one_se_pick(per_user, sizes)
+    scorer, margins = pick_scorer(per_user)
+    pick, ses = one_se_pick(per_user[scorer], sizes)
     for cand, se in zip(candidates, ses):
-        cand["se_vs_best"] = se
+        cand["valid_recall@20"], cand["se_vs_best"] = cand["scores"][scorer], se
     best = (candidates[pick]["valid_recall@20"], candidates[pick]["resolution"])
     final = cluster_bipartite(b, best[1], backend=backend, seed=seed, threads=threads)
     n = {"user": final.n_user_clusters, "item": final.n_item_clusters}
     share = {s: min(1.0, n[s] / t) for s, t in targets.items()}
     seconds = time.perf_counter() - start
-    auto = {"cluster_share": share, "resolution": best[1], "valid_recall@20": best[0], "holdout": holdout,
+    auto = {"cluster_share": share, "resolution": best[1], "valid_recall@20": best[0], "scorer": scorer,
+            "scorer_margin_se": margins,
+            "holdout": holdout,
             "users_scored": int(users.size), "louvain_runs": len(runs) + 1, "candidates": candidates,
+            "louvain_seconds": sum(c.seconds for c in runs.values()) + final.seconds, "score_seconds": score_seconds,
             "seconds": seconds}
     return replace(final, seconds=seconds, auto=auto)
 

@@ -5,7 +5,8 @@ import scipy.sparse as sp
 
 from recsys_hash.data.synthetic_graph import planted_bipartite
 from recsys_hash.data.types import Interactions
-from recsys_hash.graph.auto import AUTO_SE, carve_edges, choose_clustering, one_se_pick, score_rows, validation_users
+from recsys_hash.graph.auto import (AUTO_SE, carve_edges, choose_clustering, knn_score_rows, one_se_pick, pick_scorer,
+                                    score_rows, validation_users)
 from recsys_hash.graph.biadjacency import build_biadjacency
 from recsys_hash.ids.graphhash import GraphHash
 
@@ -74,6 +75,100 @@ def test_scorer_hand_example():
     # one item row for everything: 3 unmasked tied items per user, k=1 -> each held-out item fits 1/3 of the time
     assert score_rows(fit, held, np.array([0, 0, 1, 1]), np.zeros(4, dtype=np.int64), users, k=1,
                       rank=1) == pytest.approx(1 / 3)
+
+
+def test_knn_scorer_hand_example():
+    # the two-block graph above; item rows = items. User 0 holds item 0, whose only co-rated item is 1 (cos 1/sqrt2:
+    # item 0 has users {0, 1}, item 1 {1}); items 2, 3 share no user with item 0 (cos 0) -> item 1 ranks first.
+    fit = sp.csr_matrix(np.array([[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 1]], dtype=float))
+    held = sp.csr_matrix(np.array([[0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0]], dtype=float))
+    users, ident = np.array([0, 2]), np.arange(4)
+    assert knn_score_rows(fit, held, ident, ident, users, k=1) == 1.0
+    # swap the held-out items across blocks: each user's top-1 is its own block's item, never the held-out one
+    crossed = sp.csr_matrix(np.array([[0, 0, 0, 1], [0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]], dtype=float))
+    assert knn_score_rows(fit, crossed, ident, ident, users, k=1) == 0.0
+    # one item row for everything: 3 unmasked tied items, k=1 -> 1/3, as the PureSVD scorer gives
+    assert knn_score_rows(fit, held, ident, np.zeros(4, dtype=np.int64), users, k=1) == pytest.approx(1 / 3)
+    # a user row shared by users 0 and 1 changes the item columns' cosines, not the masking of user 0's own item
+    per = knn_score_rows(fit, held, np.array([0, 0, 1, 2]), ident, users, k=1, per_user=True)
+    assert per.tolist() == [1.0, 1.0]
+
+
+def test_knn_scorer_matches_a_per_user_reference():
+    # random weighted graph, users merged into 12 user rows, items kept apart (no ties): a user is scored through
+    # its user row's summed edges; item j scores sum_i profile_i cos(i, j) over the row-compressed columns; the
+    # user's own training items are masked; Recall@5 against the carved items, user by user
+    rng = np.random.default_rng(7)
+    dense = (rng.random((40, 30)) < 0.2) * rng.uniform(0.5, 2.0, (40, 30))
+    held_mask = (dense > 0) & (rng.random(dense.shape) < 0.3)
+    fit, held = sp.csr_matrix(np.where(held_mask, 0, dense)), sp.csr_matrix(held_mask.astype(float))
+    user_rows = rng.permutation(np.arange(40) % 12)
+    users = np.flatnonzero((held.getnnz(axis=1) > 0) & (fit.getnnz(axis=1) > 0))
+    comp = np.zeros((12, 30))
+    np.add.at(comp, user_rows, fit.toarray())
+    norm = np.sqrt((comp ** 2).sum(axis=0))
+    want = []
+    for u in users:
+        prof = comp[user_rows[u]]
+        s = np.array([sum(prof[i] * comp[:, i] @ comp[:, j] / (norm[i] * norm[j]) for i in range(30) if norm[i] > 0)
+                      if norm[j] > 0 else 0.0 for j in range(30)])
+        s[fit[u].indices] = -np.inf
+        top = np.argsort(-s, kind="stable")[:5]
+        want.append(np.isin(top, held[u].indices).sum() / min(5, held[u].nnz))
+    got = knn_score_rows(fit, held, user_rows, np.arange(30), users, k=5, per_user=True)
+    assert np.allclose(got, want) and users.size > 10
+
+
+def test_the_scorer_whose_best_candidate_scores_highest_ranks_the_candidates(monkeypatch, planted10):
+    # replace the two scorers by fixed per-user recalls, by the candidate's place in the ladder (scored in order of
+    # resolution): svd falls with the resolution, knn rises and reaches the higher best score, so the pick must
+    # follow knn to the highest resolution; every candidate reports both means and the chosen one's
+    import recsys_hash.graph.auto as auto
+
+    calls = {"svd": 0, "knn": 0}
+
+    def fake(name, fit, held, ur, ir, users, seed):
+        step = calls[name]
+        calls[name] += 1
+        mean = 0.15 - 0.01 * step if name == "svd" else 0.1 + 0.05 * step
+        return mean + np.where(np.arange(users.size) % 2 == 0, 0.01, -0.01)   # a spread, so standard errors exist
+    monkeypatch.setattr(auto, "_score", fake)
+    b = build_biadjacency(planted10)
+    c = choose_clustering(b, {"user": 200, "item": 200}, seed=0)
+    cands = c.auto["candidates"]
+    assert calls["svd"] == calls["knn"] == len(cands) >= 3
+    assert [x["resolution"] for x in cands] == sorted(x["resolution"] for x in cands)
+    svd_best, knn_best = (max(x["scores"][s] for x in cands) for s in ("svd", "knn"))
+    assert knn_best > svd_best and c.auto["scorer"] == "knn"
+    assert all(x["valid_recall@20"] == x["scores"]["knn"] for x in cands)
+    assert c.resolution == c.auto["resolution"] == cands[-1]["resolution"] > cands[0]["resolution"]
+    # with svd alone the lowest resolution wins
+    calls.update(svd=0, knn=0)
+    only = choose_clustering(b, {"user": 200, "item": 200}, seed=0, scorers=("svd",))
+    assert calls["knn"] == 0 and only.auto["scorer"] == "svd" and only.resolution == cands[0]["resolution"]
+
+
+def test_knn_takes_over_only_beyond_one_standard_error():
+    svd = [np.array([1.0, 0, 1, 0]), np.array([0.0, 0, 1, 0])]          # best: the first, mean 0.5
+    # knn's best mean 0.75: paired differences 0, 1, 0, 0 -> mean 0.25, sd 0.5, se 0.25: exactly one se, not beyond
+    assert pick_scorer({"svd": svd, "knn": [np.array([1.0, 1, 1, 0]), np.zeros(4)]}) == ("svd", {"knn": 1.0})
+    # knn's best mean 1: differences 0, 1, 0, 1 -> mean 0.5, se 0.5 / sqrt(3) ... / 2 -> 1.73 se: knn ranks
+    name, margins = pick_scorer({"svd": svd, "knn": [np.zeros(4), np.ones(4)]})
+    assert name == "knn" and margins["knn"] == pytest.approx(0.5 / (np.std([0, 1, 0, 1], ddof=1) / 2))
+    # lower, or equal everywhere (se 0): PureSVD stays
+    assert pick_scorer({"svd": svd, "knn": [np.array([1.0, 0, 1, 0])]})[0] == "svd"
+    assert pick_scorer({"svd": svd, "knn": [np.zeros(4)]})[0] == "svd"
+    assert pick_scorer({"svd": svd})[0] == "svd"
+
+
+def test_unknown_or_no_scorer_is_refused(planted10):
+    b = build_biadjacency(planted10)
+    with pytest.raises(ValueError, match=r"choose_clustering: scorers must be a non-empty tuple of 'svd', 'knn'"):
+        choose_clustering(b, {"user": 40, "item": 40}, scorers=("svd", "ials"))
+    with pytest.raises(ValueError, match=r"choose_clustering: scorers must be"):
+        choose_clustering(b, {"user": 40, "item": 40}, scorers=())
+    with pytest.raises(ValueError, match=r"knn_score_rows: profile must be 'row' or 'own', got 'user'"):
+        knn_score_rows(b, b, np.zeros(600, dtype=np.int64), np.zeros(500, dtype=np.int64), np.arange(3), profile="user")
 
 
 def test_bad_cluster_share_and_budgets(planted10):
