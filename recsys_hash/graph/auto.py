@@ -47,6 +47,8 @@ AUTO_TAIL = 0.5
 AUTO_SE = 0.5
 #: Proxy scorers each candidate is scored with (see `_score`), the simplest first; `pick_scorer` chooses the one that ranks.
 AUTO_SCORERS = ("svd", "knn")
+#: Profiles (distinct user rows) scored at a time: bounds the dense [block, item rows] scores (21 MB at gowalla 25%).
+AUTO_BLOCK = 256
 #: kNN replaces PureSVD only when its best candidate beats PureSVD's best by more than this many paired standard errors.
 AUTO_SCORER_SE = 1.0
 
@@ -125,10 +127,11 @@ def score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, i
     rows, back = np.unique(user_rows[users], return_inverse=True)  # users sharing a row share its scores
     r = max(1, min(rank, min(norm.shape) - 1))
     v = _top_right_vectors(norm, r, seed)                          # [n_ir, r]
-    recon = np.asarray((norm[rows] @ v) @ v.T)                     # [distinct rows scored, n_ir]
+    left = np.asarray(norm[rows] @ v)                              # [distinct rows scored, r]
     # per-item score of a row: its reconstructed weight over its items (BPR ranks items, not rows)
-    recon *= (np.sqrt(di) / np.maximum(size, 1.0))[None, :]
-    return masked_recall(recon[back], fit, held, pi, size, users, k, per_user)
+    right = v.T * (np.sqrt(di) / np.maximum(size, 1.0))[None, :]   # [r, n_ir]
+    return profile_recall(lambda lo, hi: left[lo:hi] @ right, rows.size, back, fit, held, pi, size, users, k,
+                          per_user)
 
 
 def knn_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray,
@@ -152,12 +155,16 @@ def knn_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarra
         mine = _binary_rows(fit[users], pi)                        # [n scored, n_ir] 0/1: the user's own item rows
     else:
         raise ValueError(f"knn_score_rows: profile must be 'row' or 'own', got {profile!r}")
-    # sum_i cos(i, j) = ((mine D) comp^T) comp D: dense only for [profiles x user rows] and [.. x item rows]
+    # sum_i cos(i, j) = ((mine D) comp^T) comp D, a block of profiles at a time: dense only for [block x user rows]
+    # and [block x item rows]; the second product, the bulk of the cost, in float32 (half the memory traffic)
     comp_t = comp.T.tocsr()
-    left = (mine @ sp.diags(inv) @ comp_t).toarray()              # [profiles, n_ur]
-    scale = inv / np.maximum(size, 1.0) ** size_power
-    scores = np.ascontiguousarray((comp_t @ np.ascontiguousarray(left.T)).T) * scale[None, :]  # [profiles, item rows]
-    return masked_recall(scores[back], fit, held, pi, size, users, k, per_user)
+    lhs = (mine @ sp.diags(inv) @ comp_t).tocsr()                 # [profiles, n_ur]
+    rhs = (sp.diags(inv / np.maximum(size, 1.0) ** size_power) @ comp_t).tocsr().astype(np.float32)   # [n_ir, n_ur]
+
+    def block(lo: int, hi: int) -> np.ndarray:
+        return (rhs @ np.ascontiguousarray(lhs[lo:hi].toarray().T, dtype=np.float32)).T
+
+    return profile_recall(block, mine.shape[0], back, fit, held, pi, size, users, k, per_user)
 
 
 def _binary_rows(b_users: sp.csr_matrix, pi: sp.csr_matrix) -> sp.csr_matrix:
@@ -192,34 +199,46 @@ def compress_graph(fit: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndar
 
 def masked_recall(scores: np.ndarray, fit: sp.csr_matrix, held: sp.csr_matrix, pi: sp.csr_matrix, size: np.ndarray,
                   users: np.ndarray, k: int = AUTO_K, per_user: bool = False):
-    """Recall@k on `held` of per-row item scores [len(users), item rows]: each row offers its items (`size`) less the
-    user's training items, and a row with none left is masked (-inf, written into `scores`); see `recall_at_k_rows`.
-    Only `scores` is dense: the training and carved items per row stay sparse."""
-    seen = _seen_counts(fit[users], pi)                              # the user's training items are masked
-    full = seen.data >= size[seen.indices]
-    scores[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))[full], seen.indices[full]] = -np.inf
-    hits = (held[users] @ pi).tocsr()
-    n_held = np.asarray(held[users].getnnz(axis=1)).ravel()
-    return recall_at_k_rows(scores, size, seen, hits, n_held, k, per_user)
+    """Recall@k on `held` of per-row item scores [len(users), item rows], one row of scores per user (see
+    `profile_recall`)."""
+    return profile_recall(lambda lo, hi: scores[lo:hi], users.size, np.arange(users.size), fit, held, pi, size, users,
+                          k, per_user)
 
 
-def recall_at_k_rows(scores: np.ndarray, size: np.ndarray, seen: sp.csr_matrix, hits: sp.csr_matrix,
-                     n_held: np.ndarray, k: int, per_user: bool = False):
-    """Recall@k from per-row item scores ([n, rows], -inf: masked), each row's items (`size`), the user's training
-    items per row (`seen`, sparse [n, rows]) and held-out items per row (`hits`, sparse): rows are taken best first,
-    each filling its unmasked items' places (size - seen), and the row straddling the k-th place counts by the
-    fraction of its items that fits (random tie breaking among a row's items)."""
+def profile_recall(block_scores, n_profiles: int, back: np.ndarray, fit: sp.csr_matrix, held: sp.csr_matrix,
+                   pi: sp.csr_matrix, size: np.ndarray, users: np.ndarray, k: int = AUTO_K, per_user: bool = False):
+    """Recall@k on `held` of per-row item scores that depend on a user only through its profile (its user row):
+    `block_scores(lo, hi)` gives float [hi - lo, item rows] for profiles lo..hi-1, and users[u] has profile back[u].
+
+    Each row offers its items (`size`) less the user's training items; a row with none left is masked. Rows are taken
+    best first, each filling its unmasked items' places, and the row straddling the k-th place counts by the fraction
+    of its items that fits (random tie breaking among a row's items). Per profile only the top k + m rows are kept (m:
+    the most rows any scored user has masked) and each user drops its masked rows from them, which leaves its top k
+    without a dense [users, item rows] matrix: profiles are scored `AUTO_BLOCK` at a time."""
     import torch
 
-    top = min(k, scores.shape[1])
-    vals, order = torch.topk(torch.from_numpy(np.ascontiguousarray(scores)), top, dim=1)   # best first
-    vals, order = vals.numpy(), order.numpy()
+    seen = _seen_counts(fit[users], pi)                              # the user's training items per row
+    owner = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
+    full = seen.data >= size[seen.indices]                           # rows with none of their items left
+    width = min(k + int(np.bincount(owner[full], minlength=1).max()), size.size)
+    vals = np.empty((n_profiles, width))
+    order = np.empty((n_profiles, width), dtype=np.int64)
+    for lo in range(0, n_profiles, AUTO_BLOCK):
+        hi = min(lo + AUTO_BLOCK, n_profiles)
+        v, i = torch.topk(torch.from_numpy(np.ascontiguousarray(block_scores(lo, hi), dtype=np.float64)), width, dim=1)
+        vals[lo:hi], order[lo:hi] = v.numpy(), i.numpy()
+    vals, order = vals[back], order[back]                            # [users, width], best first
+    masked = _lookup(sp.csr_matrix((np.ones(int(full.sum())), (owner[full], seen.indices[full])), shape=seen.shape),
+                     order) > 0
+    vals[masked] = -np.inf
+    keep = np.argsort(-vals, axis=1, kind="stable")[:, :min(k, width)]   # masked rows last, the rest in order
+    vals, order = np.take_along_axis(vals, keep, axis=1), np.take_along_axis(order, keep, axis=1)
     a = size[order] - _lookup(seen, order)
     a = np.where(np.isfinite(vals), np.maximum(a, 0), 0)
     before = np.cumsum(a, axis=1) - a
     frac = np.clip((k - before) / np.maximum(a, 1), 0.0, 1.0) * (a > 0)
-    got = (_lookup(hits, order) * frac).sum(axis=1)
-    recall = got / np.minimum(k, np.maximum(n_held, 1))
+    got = (_lookup((held[users] @ pi).tocsr(), order) * frac).sum(axis=1)
+    recall = got / np.minimum(k, np.maximum(np.asarray(held[users].getnnz(axis=1)).ravel(), 1))
     return recall if per_user else float(np.mean(recall))
 
 

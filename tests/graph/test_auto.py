@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from recsys_hash.data.synthetic_graph import planted_bipartite
 from recsys_hash.data.types import Interactions
 from recsys_hash.graph.auto import (AUTO_SE, carve_edges, choose_clustering, knn_score_rows, one_se_pick, pick_scorer,
-                                    score_rows, validation_users)
+                                    profile_recall, score_rows, validation_users)
 from recsys_hash.graph.biadjacency import build_biadjacency
 from recsys_hash.ids.graphhash import GraphHash
 
@@ -146,6 +146,42 @@ def test_the_scorer_whose_best_candidate_scores_highest_ranks_the_candidates(mon
     calls.update(svd=0, knn=0)
     only = choose_clustering(b, {"user": 200, "item": 200}, seed=0, scorers=("svd",))
     assert calls["knn"] == 0 and only.auto["scorer"] == "svd" and only.resolution == cands[0]["resolution"]
+
+
+def test_profile_recall_matches_a_per_user_ranking(monkeypatch):
+    # 30 users on 6 profiles, 60 items on 25 rows of 1-5 items, heavy users (so many rows are fully masked, more
+    # than k for some): the blockwise top-(k + m) per profile must give each user exactly what ranking its own masked
+    # row scores does. Small blocks, so several blocks are scored.
+    import recsys_hash.graph.auto as auto
+
+    monkeypatch.setattr(auto, "AUTO_BLOCK", 4)
+    rng = np.random.default_rng(3)
+    item_rows = rng.permutation(np.arange(60) % 25)
+    size = np.bincount(item_rows, minlength=25).astype(float)
+    pi = sp.csr_matrix((np.ones(60), (np.arange(60), item_rows)), shape=(60, 25))
+    dense = rng.random((30, 60)) < np.linspace(0.05, 0.9, 30)[:, None]
+    held_mask = dense & (rng.random(dense.shape) < 0.2)
+    fit, held = sp.csr_matrix((dense & ~held_mask).astype(float)), sp.csr_matrix(held_mask.astype(float))
+    users = np.flatnonzero(held.getnnz(axis=1) > 0)
+    back = rng.integers(0, 6, users.size)
+    prof = rng.random((6, 25))
+    k = 7
+    want = []
+    for u, p in zip(users, back):
+        seen = np.bincount(item_rows[fit[u].indices], minlength=25)
+        hit = np.bincount(item_rows[held[u].indices], minlength=25)
+        placed, got = 0.0, 0.0
+        for j in np.argsort(-prof[p]):
+            avail = size[j] - seen[j]
+            if avail <= 0 or placed >= k:
+                continue
+            got += hit[j] * min(1.0, (k - placed) / avail)
+            placed += avail
+        want.append(got / min(k, held[u].nnz))
+    masked = [(np.bincount(item_rows[fit[u].indices], minlength=25) >= size).sum() for u in users]
+    assert max(masked) > k                                      # some user has more masked rows than k
+    got = profile_recall(lambda lo, hi: prof[lo:hi], 6, back, fit, held, pi, size, users, k=k, per_user=True)
+    assert np.allclose(got, want)
 
 
 def test_knn_takes_over_only_beyond_one_standard_error():
