@@ -14,9 +14,10 @@ validation on the training graph itself, no model training:
    lighter half (`validation_users`): a rank-`AUTO_RANK` PureSVD of the row-compressed graph (`score_rows`; global,
    low-rank structure) and an item-row cosine kNN scoring each user through its user row (`knn_score_rows`; local
    structure, no rank limit). Both tie the items of a row, as the compressed model does;
-4. trust the proxy whose best candidate scores higher (it describes these data better: PureSVD on ml-1m, lastfm,
-   ml-100k, amazon-electronics and amazon-beauty, kNN on gowalla, where PureSVD ranks the candidates against MF's
-   order), pick the candidate with the fewest clusters within half a standard error of its best score
+4. let PureSVD rank the candidates unless kNN's best candidate beats PureSVD's best by more than one paired standard
+   error (`pick_scorer`: kNN then describes the data better; it does on gowalla, where PureSVD ranks the candidates
+   against MF's order, and not on ml-1m, lastfm, ml-100k, amazon-electronics, amazon-beauty or planted graphs),
+   pick the candidate with the fewest clusters within half a standard error of that proxy's best score
    (`one_se_pick`), and re-cluster the whole training graph at that resolution.
 Cost: one Louvain run per ladder step on 90% of the graph, one on the whole graph, plus the scoring (a few
 sparse products per candidate and proxy): `bench_graphhash.py` reports it as `auto_fit_ratio` against one plain
@@ -137,11 +138,13 @@ def score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, i
 def knn_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray,
                    users: np.ndarray, k: int = AUTO_K, seed: int = 0, per_user: bool = False,
                    size_power: float = 0.0, profile: str = "row"):
-    """`score_rows` with an item-based kNN scorer in place of PureSVD: score(user, item row j) = sum over the item
-    rows i holding the user's training items of cosine(i, j), the cosine of the columns of the row-compressed `fit`
-    graph ([user rows, item rows] edge weights). No rank limit, so it can use many small local clusters that a
-    rank-32 scorer cannot tell apart; items of a row share its score, the user's training items are masked, and a
-    tied row straddling the k-th place counts by the fraction of its unmasked items that fits, as in `score_rows`.
+    """`score_rows` with an item-based kNN scorer in place of PureSVD: score(user, item row j) = sum over item rows i
+    of w_i cosine(i, j), the cosine of the columns of the row-compressed `fit` graph ([user rows, item rows] edge
+    weights), with w the edge weights of the user's row (`profile="row"`, what the choice uses: a compressed model
+    knows a user only through its row) or 0/1 over the rows of the user's own training items (`"own"`). No rank
+    limit, so it can use many small local clusters that a rank-32 scorer cannot tell apart; items of a row share its
+    score, the user's training items are masked, and a tied row straddling the k-th place counts by the fraction of
+    its unmasked items that fits, as in `score_rows`.
 
     `size_power` > 0 divides row j's score by size_j ** size_power (0.5: an item's own cosine if the items of a row
     had disjoint users); the choice uses 0."""
@@ -268,8 +271,8 @@ def pick_scorer(per_user: dict[str, list[np.ndarray]], se_mult: float = AUTO_SCO
         a = per_user[choice][int(np.argmax([p.mean() for p in per_user[choice]]))]
         b = per_user[name][int(np.argmax([p.mean() for p in per_user[name]]))]
         d = b - a
-        se = float(np.std(d, ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0
-        margin = float(d.mean() / se) if se > 0 else (math.inf if d.mean() > 0 else 0.0)
+        se = max(float(np.std(d, ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0, 1e-12)   # finite, for JSON
+        margin = float(d.mean() / se)
         margins[name] = margin
         if margin > se_mult:
             choice = name

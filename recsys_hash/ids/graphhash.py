@@ -61,13 +61,14 @@ class GraphHash(IdRemapper):
         cluster_share: with a budget, the share of each side's rows filled with clusters; the remaining rows (and
             any shortfall of Louvain) become private rows of the highest-degree IDs (hot IDs learn their own
             embedding, the tail shares its cluster's). "auto" (default) chooses it on the training graph alone
-            (`graph.auto.choose_clustering`: a few Louvain runs on 90% of the edges, each scored by the Recall@20 a
-            rank-32 scorer over its rows gets on the other 10% for the lighter half of the users; the fewest
-            clusters within half a standard error of the best score win; chosen share, resolution and scores in
-            `clustering_summary_["auto"]`). A number in (0, 1] fixes it: measured with MF-BPR at 25%, 0.1 suits
-            ml-1m (dense: high resolutions give near-random clusters), 1.0 (the paper's all-cluster rows) suits
-            gowalla, where "auto" falls short (0.65-0.76x of 1.0: its scorer favours coarse clusters plus private
-            rows there); see benchmarks/RESULTS.md. `resolution` is then the start of the budget search.
+            (`graph.auto.choose_clustering`: a few Louvain runs on 90% of the edges, each scored by the Recall@20
+            two proxies over its rows get on the other 10% for the lighter half of the users, rank-32 PureSVD and
+            item-row kNN; kNN ranks them only when its best beats PureSVD's by more than a standard error (gowalla);
+            the fewest clusters within half a standard error of the best score win; chosen share, resolution,
+            proxy and scores in `clustering_summary_["auto"]`). A number in (0, 1] fixes it: measured with MF-BPR,
+            0.1 suits ml-1m (dense: high resolutions give near-random clusters), 1.0 (the paper's all-cluster rows)
+            gowalla, 0.25-0.5 amazon-beauty, where "auto" reaches 0.90x of 0.5 at 25% over 3 seeds; see
+            benchmarks/RESULTS.md. `resolution` is then the start of the budget search.
         max_search_runs / search_tol: Louvain runs allowed and relative count tolerance of the budget search.
         seed: seeds Louvain and the hash fallback.
     """
