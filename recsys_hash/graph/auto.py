@@ -368,6 +368,7 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
                  for s, t in targets.items()}
         return replace(final, auto={"cluster_share": share, "resolution": final.resolution, "candidates": [],
                                     "reason": "too few edges to carve a validation: all-cluster rows (share 1.0)",
+                                    "scorer": None, "louvain_seconds": final.seconds, "score_seconds": {},
                                     "seconds": time.perf_counter() - start})
     geo = math.exp(np.mean([math.log(t) for t in targets.values()]))
 

@@ -232,7 +232,9 @@ def test_degenerate_graphs():
 def test_too_few_edges_to_carve_falls_back_to_all_cluster_rows():
     inter = Interactions(np.array([0, 1, 2]), np.array([0, 1, 2]), 3, 3)      # every user has one edge
     rem = GraphHash.fit_sides(inter, {"user": 3, "item": 3})["user"]
-    assert "too few edges" in rem.clustering_summary_["auto"]["reason"] and rem.table_rows == 3
+    auto = rem.clustering_summary_["auto"]
+    assert "too few edges" in auto["reason"] and rem.table_rows == 3
+    assert auto["scorer"] is None and auto["score_seconds"] == {} and auto["louvain_seconds"] > 0
 
 
 def _fake_louvain(curve):
