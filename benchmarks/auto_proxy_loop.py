@@ -123,7 +123,7 @@ def _als_side(comp: sp.csr_matrix, x: np.ndarray, other: np.ndarray, s_self: np.
 
 
 def score(name: str, fit, held, user_rows, item_rows, users) -> np.ndarray:
-    """Per-user Recall@20 of scorer `name` (`knn`, `knnsz` or `svdR`) on the held edges."""
+    """Per-user Recall@20 of scorer `name` (`knnu`, `knn`, `knnsz`, `svdR` or `ialsD`) on the held edges."""
     if name in ("knn", "knnsz", "knnu"):
         return knn_score_rows(fit, held, user_rows, item_rows, users, seed=0, per_user=True,
                               size_power=0.5 if name == "knnsz" else 0.0, profile="row" if name == "knnu" else "own")
@@ -131,7 +131,7 @@ def score(name: str, fit, held, user_rows, item_rows, users) -> np.ndarray:
         return _SVD_SCORE(fit, held, user_rows, item_rows, users, seed=0, rank=int(name[3:]), per_user=True)
     if name.startswith("ials") and name[4:].isdigit():
         return ials_score_rows(fit, held, user_rows, item_rows, users, seed=0, per_user=True, dim=int(name[4:]))
-    raise ValueError(f"--scorers: unknown scorer {name!r} (knn, knnsz, svdR or ialsD, e.g. svd32, ials64)")
+    raise ValueError(f"--scorers: unknown scorer {name!r} (knnu, knn, knnsz, svdR or ialsD, e.g. svd32, ials64)")
 
 
 def main(argv=None) -> None:
@@ -154,7 +154,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     for name in args.scorers.split(",") + ([] if args.ladder_scorer == "auto" else [args.ladder_scorer]):
         if not re.fullmatch(r"knn|knnsz|knnu|svd[1-9][0-9]*|ials[1-9][0-9]*", name):
-            p.error(f"unknown scorer {name!r} (knn, knnsz, svdR or ialsD, e.g. svd32, ials64)")
+            p.error(f"unknown scorer {name!r} (knnu, knn, knnsz, svdR or ialsD, e.g. svd32, ials64)")
     from threadpoolctl import threadpool_limits
 
     from recsys_hash.budget import resolve_budget
