@@ -119,10 +119,11 @@ def test_knn_scorer_matches_a_per_user_reference():
     assert np.allclose(got, want) and users.size > 10
 
 
-def test_the_scorer_whose_best_candidate_scores_highest_ranks_the_candidates(monkeypatch, planted10):
+def test_knn_ranks_the_candidates_when_it_clearly_beats_puresvd(monkeypatch, planted10):
     # replace the two scorers by fixed per-user recalls, by the candidate's place in the ladder (scored in order of
-    # resolution): svd falls with the resolution, knn rises and reaches the higher best score, so the pick must
-    # follow knn to the highest resolution; every candidate reports both means and the chosen one's
+    # resolution): svd falls with the resolution, knn rises and beats svd's best by a constant margin on every user
+    # (far beyond one standard error), so the pick must follow knn to the highest resolution; every candidate
+    # reports both means and the chosen one's
     import recsys_hash.graph.auto as auto
 
     calls = {"svd": 0, "knn": 0}
@@ -188,7 +189,7 @@ def test_knn_takes_over_only_beyond_one_standard_error():
     svd = [np.array([1.0, 0, 1, 0]), np.array([0.0, 0, 1, 0])]          # best: the first, mean 0.5
     # knn's best mean 0.75: paired differences 0, 1, 0, 0 -> mean 0.25, sd 0.5, se 0.25: exactly one se, not beyond
     assert pick_scorer({"svd": svd, "knn": [np.array([1.0, 1, 1, 0]), np.zeros(4)]}) == ("svd", {"knn": 1.0})
-    # knn's best mean 1: differences 0, 1, 0, 1 -> mean 0.5, se 0.5 / sqrt(3) ... / 2 -> 1.73 se: knn ranks
+    # knn's best mean 1: differences 0, 1, 0, 1 -> mean 0.5, sd 0.577, se 0.289 -> 1.73 se: knn ranks
     name, margins = pick_scorer({"svd": svd, "knn": [np.zeros(4), np.ones(4)]})
     assert name == "knn" and margins["knn"] == pytest.approx(0.5 / (np.std([0, 1, 0, 1], ddof=1) / 2))
     # lower, or equal everywhere (se 0): PureSVD stays
