@@ -65,9 +65,6 @@ def mf_points(ds: str, results: Path = ROOT / "results", lr: float | None = None
     return out
 
 
-knn_score_rows = auto.knn_score_rows
-
-
 def ials_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarray, item_rows: np.ndarray,
                     users: np.ndarray, k: int = auto.AUTO_K, seed: int = 0, per_user: bool = False, dim: int = 64,
                     alpha0: float = 0.1, lam: float = 1e-3, sweeps: int = 8, cg_steps: int = 3):
@@ -125,8 +122,9 @@ def _als_side(comp: sp.csr_matrix, x: np.ndarray, other: np.ndarray, s_self: np.
 def score(name: str, fit, held, user_rows, item_rows, users) -> np.ndarray:
     """Per-user Recall@20 of scorer `name` (`knnu`, `knn`, `knnsz`, `svdR` or `ialsD`) on the held edges."""
     if name in ("knn", "knnsz", "knnu"):
-        return knn_score_rows(fit, held, user_rows, item_rows, users, seed=0, per_user=True,
-                              size_power=0.5 if name == "knnsz" else 0.0, profile="row" if name == "knnu" else "own")
+        return auto.knn_score_rows(fit, held, user_rows, item_rows, users, seed=0, per_user=True,
+                                   size_power=0.5 if name == "knnsz" else 0.0,
+                                   profile="row" if name == "knnu" else "own")
     if name.startswith("svd") and name[3:].isdigit():
         return _SVD_SCORE(fit, held, user_rows, item_rows, users, seed=0, rank=int(name[3:]), per_user=True)
     if name.startswith("ials") and name[4:].isdigit():

@@ -240,8 +240,9 @@ def profile_recall(block_scores, n_profiles: int, back: np.ndarray, fit: sp.csr_
     a = np.where(np.isfinite(vals), np.maximum(a, 0), 0)
     before = np.cumsum(a, axis=1) - a
     frac = np.clip((k - before) / np.maximum(a, 1), 0.0, 1.0) * (a > 0)
-    got = (_lookup((held[users] @ pi).tocsr(), order) * frac).sum(axis=1)
-    recall = got / np.minimum(k, np.maximum(np.asarray(held[users].getnnz(axis=1)).ravel(), 1))
+    held_u = held[users]
+    got = (_lookup((held_u @ pi).tocsr(), order) * frac).sum(axis=1)
+    recall = got / np.minimum(k, np.maximum(np.asarray(held_u.getnnz(axis=1)).ravel(), 1))
     return recall if per_user else float(np.mean(recall))
 
 
