@@ -15,8 +15,9 @@ validation on the training graph itself, no model training:
    low-rank structure) and an item-row cosine kNN scoring each user through its user row (`knn_score_rows`; local
    structure, no rank limit). Both tie the items of a row, as the compressed model does;
 4. let PureSVD rank the candidates unless kNN's best candidate beats PureSVD's best by more than one paired standard
-   error (`pick_scorer`: kNN then describes the data better; it does on gowalla, where PureSVD ranks the candidates
-   against MF's order, and not on ml-1m, lastfm, ml-100k, amazon-electronics, amazon-beauty or planted graphs),
+   error and by at least `AUTO_SCORER_GAIN`x (`pick_scorer`: kNN then describes the data better; it does on gowalla,
+   where PureSVD ranks the candidates against MF's order, and not on ml-1m, lastfm, ml-100k, amazon-electronics,
+   amazon-beauty or planted graphs),
    pick the candidate with the fewest clusters within half a standard error of that proxy's best score
    (`one_se_pick`), and re-cluster the whole training graph at that resolution.
 Cost: one Louvain run per ladder step on 90% of the graph, one on the whole graph, plus the scoring (a few
@@ -38,7 +39,7 @@ from recsys_hash.graph.clustering import GraphClustering, cluster_bipartite
 #: Fractions of the budget tried as cluster rows (besides the resolution-1 optimum).
 AUTO_SHARES = (0.1, 0.25, 0.5, 1.0)
 #: Share of training edges carved for the choice, users scored, top-K of the score, rank of the scorer.
-AUTO_HOLDOUT, AUTO_USERS, AUTO_K, AUTO_RANK = 0.1, 2000, 20, 32
+AUTO_HOLDOUT, AUTO_USERS, AUTO_K, AUTO_RANK = 0.1, 6000, 20, 32
 #: Louvain tries per share: the count-resolution curve bends (steep at low resolution), so extrapolating from
 #: resolution 1 overshoots a small share and one interpolation can land on the same side again (ml-1m).
 AUTO_TRIES = 3
@@ -50,8 +51,9 @@ AUTO_SE = 0.5
 AUTO_SCORERS = ("svd", "knn")
 #: Profiles (distinct user rows) scored at a time: bounds the dense [block, item rows] scores (21 MB at gowalla 25%).
 AUTO_BLOCK = 256
-#: kNN replaces PureSVD only when its best candidate beats PureSVD's best by more than this many paired standard errors.
-AUTO_SCORER_SE = 1.0
+#: kNN replaces PureSVD only when its best candidate beats PureSVD's best by more than this many paired standard errors
+#: and by at least this factor (see `pick_scorer`).
+AUTO_SCORER_SE, AUTO_SCORER_GAIN = 1.0, 1.25
 
 
 def carve_edges(b: sp.csr_matrix, fraction: float, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -80,6 +82,12 @@ def validation_users(b: sp.csr_matrix, fit: sp.csr_matrix, held: sp.csr_matrix, 
     with other seeds and at 16% / 10% it still prefers coarse clusters there (MF: 0.65-0.76x of all-cluster rows).
     On ml-100k, ml-1m, lastfm and amazon-electronics its order stays within a few percent of MF's
     (benchmarks/auto_proxy_loop.py; benchmarks/RESULTS.md, third pass).
+
+    Why `AUTO_USERS` = 6,000: the picks turn on differences of a few tenths of a standard error, and at 2,000 users
+    one seed in three took a clustering MF rates far below the others (amazon-beauty 25%, seed 2: resolution 1's 27
+    clusters, within half a standard error of the best; gowalla 25%, seed 0: 4,137 clusters level with 7,187). Every
+    eligible user of amazon-beauty (~3,400) and 6,000 of gowalla's ~10,000 settle both, and the kNN scoring, whose
+    cost grows with the distinct user rows scored, keeps the choice within 10x one plain fit on gowalla.
     """
     deg = np.diff(b.indptr)
     cut = np.quantile(deg[deg >= 2], tail) if np.any(deg >= 2) else 0
@@ -260,24 +268,31 @@ def _lookup(m: sp.csr_matrix, cols: np.ndarray) -> np.ndarray:
     return np.where(keys[pos] == want, m.data[pos], 0.0).reshape(n, w)
 
 
-def pick_scorer(per_user: dict[str, list[np.ndarray]], se_mult: float = AUTO_SCORER_SE) -> tuple[str, dict]:
+def pick_scorer(per_user: dict[str, list[np.ndarray]], se_mult: float = AUTO_SCORER_SE,
+                gain: float = AUTO_SCORER_GAIN) -> tuple[str, dict, dict]:
     """The proxy whose ranking of the candidates is trusted: the first of `per_user` (proxy -> each candidate's
     per-user recalls, the simplest proxy first) unless a later proxy's best candidate beats the current choice's best
     by more than `se_mult` paired standard errors over the same users (Breiman's one-standard-error rule applied to
-    the proxy: the rank-limited PureSVD is the simpler model). Returns (name, each later proxy's margin over the
-    choice before it, in standard errors)."""
+    the proxy: the rank-limited PureSVD is the simpler model) and by at least a factor `gain` of its mean recall.
+
+    The factor keeps the rule from turning on sample size alone: the standard error shrinks with the users scored, so
+    a small, steady edge (kNN's best candidate on amazon-beauty: 1.07x PureSVD's best, 0.91 standard errors over
+    3,451 users; MF does not follow it there) would pass the first test once enough users are scored. On gowalla,
+    where kNN's order is MF's, its best is 1.37-1.71x PureSVD's. Returns (name, each later proxy's margin over the
+    choice before it in standard errors, and its best mean over that choice's best mean)."""
     names = list(per_user)
-    choice, margins = names[0], {}
+    choice, margins, gains = names[0], {}, {}
     for name in names[1:]:
         a = per_user[choice][int(np.argmax([p.mean() for p in per_user[choice]]))]
         b = per_user[name][int(np.argmax([p.mean() for p in per_user[name]]))]
         d = b - a
         se = max(float(np.std(d, ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0, 1e-12)   # finite, for JSON
         margin = float(d.mean() / se)
-        margins[name] = margin
-        if margin > se_mult:
+        ratio = float(b.mean() / a.mean()) if a.mean() > 0 else (math.inf if b.mean() > 0 else 1.0)
+        margins[name], gains[name] = margin, (ratio if math.isfinite(ratio) else None)
+        if margin > se_mult and ratio >= gain:
             choice = name
-    return choice, margins
+    return choice, margins, gains
 
 
 def one_se_pick(per_user: list[np.ndarray], sizes: list[float],
@@ -369,7 +384,8 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
                  for s, t in targets.items()}
         return replace(final, auto={"cluster_share": share, "resolution": final.resolution, "candidates": [],
                                     "reason": "too few edges to carve a validation: all-cluster rows (share 1.0)",
-                                    "scorer": None, "louvain_seconds": final.seconds, "score_seconds": {},
+                                    "scorer": None, "scorer_margin_se": {}, "scorer_gain": {},
+                                    "louvain_seconds": final.seconds, "score_seconds": {},
                                     "seconds": time.perf_counter() - start})
     geo = math.exp(np.mean([math.log(t) for t in targets.values()]))
 
@@ -410,7 +426,7 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
                                "n_item_clusters": c.n_item_clusters,
                                "scores": {name: float(np.mean(per_user[name][-1])) for name in scorers},
                                "modularity": c.modularity, "seconds": c.seconds})
-    scorer, margins = pick_scorer(per_user)
+    scorer, margins, gains = pick_scorer(per_user)
     pick, ses = one_se_pick(per_user[scorer], sizes)
     for cand, se in zip(candidates, ses):
         cand["valid_recall@20"], cand["se_vs_best"] = cand["scores"][scorer], se
@@ -420,7 +436,7 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
     share = {s: min(1.0, n[s] / t) for s, t in targets.items()}
     seconds = time.perf_counter() - start
     auto = {"cluster_share": share, "resolution": best[1], "valid_recall@20": best[0], "scorer": scorer,
-            "scorer_margin_se": margins,
+            "scorer_margin_se": margins, "scorer_gain": gains,
             "holdout": holdout,
             "users_scored": int(users.size), "louvain_runs": len(runs) + 1, "candidates": candidates,
             "louvain_seconds": sum(c.seconds for c in runs.values()) + final.seconds, "score_seconds": score_seconds,

@@ -141,6 +141,7 @@ def test_knn_ranks_the_candidates_when_it_clearly_beats_puresvd(monkeypatch, pla
     assert [x["resolution"] for x in cands] == sorted(x["resolution"] for x in cands)
     svd_best, knn_best = (max(x["scores"][s] for x in cands) for s in ("svd", "knn"))
     assert knn_best > svd_best and c.auto["scorer"] == "knn"
+    assert c.auto["scorer_gain"]["knn"] == pytest.approx(knn_best / svd_best) and c.auto["scorer_gain"]["knn"] >= 1.25
     assert all(x["valid_recall@20"] == x["scores"]["knn"] for x in cands)
     assert c.resolution == c.auto["resolution"] == cands[-1]["resolution"] > cands[0]["resolution"]
     # with svd alone the lowest resolution wins
@@ -185,17 +186,28 @@ def test_profile_recall_matches_a_per_user_ranking(monkeypatch):
     assert np.allclose(got, want)
 
 
-def test_knn_takes_over_only_beyond_one_standard_error():
+def test_knn_takes_over_only_beyond_one_standard_error_and_the_gain():
     svd = [np.array([1.0, 0, 1, 0]), np.array([0.0, 0, 1, 0])]          # best: the first, mean 0.5
     # knn's best mean 0.75: paired differences 0, 1, 0, 0 -> mean 0.25, sd 0.5, se 0.25: exactly one se, not beyond
-    assert pick_scorer({"svd": svd, "knn": [np.array([1.0, 1, 1, 0]), np.zeros(4)]}) == ("svd", {"knn": 1.0})
-    # knn's best mean 1: differences 0, 1, 0, 1 -> mean 0.5, sd 0.577, se 0.289 -> 1.73 se: knn ranks
-    name, margins = pick_scorer({"svd": svd, "knn": [np.zeros(4), np.ones(4)]})
+    assert pick_scorer({"svd": svd, "knn": [np.array([1.0, 1, 1, 0]), np.zeros(4)]}) == ("svd", {"knn": 1.0},
+                                                                                         {"knn": 1.5})
+    # knn's best mean 1: differences 0, 1, 0, 1 -> mean 0.5, sd 0.577, se 0.289 -> 1.73 se, and 2x: knn ranks
+    name, margins, gains = pick_scorer({"svd": svd, "knn": [np.zeros(4), np.ones(4)]})
     assert name == "knn" and margins["knn"] == pytest.approx(0.5 / (np.std([0, 1, 0, 1], ddof=1) / 2))
+    assert gains == {"knn": 2.0}
     # lower, or equal everywhere (se 0): PureSVD stays
     assert pick_scorer({"svd": svd, "knn": [np.array([1.0, 0, 1, 0])]})[0] == "svd"
     assert pick_scorer({"svd": svd, "knn": [np.zeros(4)]})[0] == "svd"
-    assert pick_scorer({"svd": svd})[0] == "svd"
+    assert pick_scorer({"svd": svd}) == ("svd", {}, {})
+    # many standard errors but a small gain: 0.44 vs 0.40 over 400 users is 1.1x (~20 se): PureSVD stays; at 0.50
+    # (1.25x, the threshold) knn ranks
+    base = np.tile([0.3, 0.5], 200)
+    name, margins, gains = pick_scorer({"svd": [base], "knn": [base + np.tile([0.03, 0.05], 200)]})
+    assert name == "svd" and margins["knn"] > 10 and gains["knn"] == pytest.approx(1.1)
+    assert pick_scorer({"svd": [base], "knn": [base + np.tile([0.09, 0.11], 200)]})[0] == "knn"
+    # PureSVD scores nothing: any knn hit is an infinite gain (recorded as None, for JSON)
+    assert pick_scorer({"svd": [np.zeros(4)], "knn": [np.ones(4)]}) == ("knn", {"knn": pytest.approx(1e12)},
+                                                                        {"knn": None})
 
 
 def test_unknown_or_no_scorer_is_refused(planted10):
@@ -236,6 +248,7 @@ def test_too_few_edges_to_carve_falls_back_to_all_cluster_rows():
     auto = rem.clustering_summary_["auto"]
     assert "too few edges" in auto["reason"] and rem.table_rows == 3
     assert auto["scorer"] is None and auto["score_seconds"] == {} and auto["louvain_seconds"] > 0
+    assert auto["scorer_margin_se"] == auto["scorer_gain"] == {}
 
 
 def _fake_louvain(curve):
@@ -302,6 +315,18 @@ def test_validation_users_are_the_lighter_half_with_a_carved_edge():
     assert validation_users(b, fit, held, tail=1.0).tolist() == [1, 2, 3, 4]
     one = validation_users(b, fit, held, max_users=1, seed=5)
     assert one.size == 1 and one[0] in (1, 2) and validation_users(b, fit, held, max_users=1, seed=5) == one
+
+
+def test_validation_scores_up_to_6000_users():
+    # 7,000 users of degree 2 (all in the lighter half), each with one kept and one carved edge: the default scores
+    # a seeded sample of 6,000 (amazon-beauty's ~3,400 eligible users are all scored; gowalla's ~10,000 are sampled)
+    n = 7000
+    fit = sp.csr_matrix((np.ones(n), (np.arange(n), np.arange(n) % 50)), shape=(n, 100))
+    held = sp.csr_matrix((np.ones(n), (np.arange(n), 50 + np.arange(n) % 50)), shape=(n, 100))
+    b = (fit + held).tocsr()
+    got = validation_users(b, fit, held, seed=3)
+    assert got.size == 6000 and np.all(np.diff(got) > 0) and np.array_equal(got, validation_users(b, fit, held, seed=3))
+    assert validation_users(b[:3500], fit[:3500], held[:3500], seed=3).tolist() == list(range(3500))
 
 
 def test_half_standard_error_pick_takes_the_fewest_clusters_among_ties():
