@@ -137,7 +137,8 @@ def auto_fit(train, repeats: int, plain_s: float, budget: float = 0.25) -> dict:
     out = {"auto_budget": budget, "auto_fit_s": min(times), "auto_fit_ratio": min(times) / plain_s,
            "auto_cluster_share": auto["cluster_share"], "auto_resolution": auto["resolution"],
            "auto_louvain_runs": auto["louvain_runs"], "auto_users_scored": auto["users_scored"],
-           "auto_scorer": auto["scorer"], "auto_louvain_s": auto["louvain_seconds"],
+           "auto_scorer": auto["scorer"], "auto_scorer_margin_se": auto["scorer_margin_se"],
+           "auto_scorer_gain": auto["scorer_gain"], "auto_louvain_s": auto["louvain_seconds"],
            "auto_score_s": auto["score_seconds"],
            "auto_candidates": auto["candidates"]}
     log(f"gowalla {budget:.0%} default (auto) fit: {out['auto_fit_s']:.2f}s = {out['auto_fit_ratio']:.2f}x one "
