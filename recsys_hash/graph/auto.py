@@ -47,7 +47,8 @@ AUTO_TRIES = 3
 AUTO_TAIL = 0.5
 #: Candidates within this many paired standard errors of the best score count as tied (see `one_se_pick`).
 AUTO_SE = 0.5
-#: Proxy scorers each candidate is scored with (see `_score`), the simplest first; `pick_scorer` chooses the one that ranks.
+#: Proxy scorers each candidate is scored with (see `_score`), the simplest first; `pick_scorer` chooses the one
+#: that ranks.
 AUTO_SCORERS = ("svd", "knn")
 #: Profiles (distinct user rows) scored at a time: bounds the dense [block, item rows] scores (21 MB at gowalla 25%).
 AUTO_BLOCK = 256
@@ -179,8 +180,8 @@ def knn_score_rows(fit: sp.csr_matrix, held: sp.csr_matrix, user_rows: np.ndarra
 
 
 def _binary_rows(b_users: sp.csr_matrix, pi: sp.csr_matrix) -> sp.csr_matrix:
-    """0/1 [n, item rows]: which item rows hold one of each user's training items."""
-    m = (b_users @ pi).tocsr()
+    """0/1 [n, item rows]: which item rows hold one of each user's training items (`_seen_counts`, capped at 1)."""
+    m = _seen_counts(b_users, pi)
     m.data[:] = 1.0
     return m
 
@@ -373,7 +374,7 @@ def choose_clustering(b: sp.csr_matrix, targets: dict[str, int], *, backend: str
     from threadpoolctl import threadpool_limits
 
     scorers = tuple(scorers)
-    if not scorers or any(s not in ("svd", "knn") for s in scorers):
+    if not scorers or any(s not in AUTO_SCORERS for s in scorers):
         raise ValueError(f"choose_clustering: scorers must be a non-empty tuple of 'svd', 'knn', got {scorers!r}")
     start = time.perf_counter()
     fit, held = carve_edges(b, holdout, seed)

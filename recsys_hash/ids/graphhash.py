@@ -65,10 +65,10 @@ class GraphHash(IdRemapper):
             two proxies over its rows get on the other 10% for up to 6,000 users of the lighter half, rank-32
             PureSVD and item-row kNN; kNN ranks them only when its best beats PureSVD's by more than a standard
             error and by 1.25x (gowalla); the fewest clusters within half a standard error of the best score
-            win; chosen share, resolution, proxy and scores in `clustering_summary_["auto"]`). A number in (0, 1] fixes it: measured with MF-BPR,
-            0.1 suits ml-1m (dense: high resolutions give near-random clusters), 1.0 (the paper's all-cluster rows)
-            gowalla, 0.25-0.5 amazon-beauty, where "auto" reaches 0.95x of 0.5 at 25% over 3 seeds; see
-            benchmarks/RESULTS.md. `resolution` is then the start of the budget search.
+            win; chosen share, resolution, proxy and scores in `clustering_summary_["auto"]`). A number in (0, 1]
+            fixes it: measured with MF-BPR, 0.1 suits ml-1m (dense: high resolutions give near-random clusters),
+            1.0 (the paper's all-cluster rows) gowalla, 0.25-0.5 amazon-beauty, where "auto" reaches 0.95x of 0.5 at
+            25% over 3 seeds; see benchmarks/RESULTS.md. `resolution` is then the start of the budget search.
         max_search_runs / search_tol: Louvain runs allowed and relative count tolerance of the budget search.
         seed: seeds Louvain and the hash fallback.
     """
